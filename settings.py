@@ -1,0 +1,46 @@
+"""The one settings object: every knob relayflow reads from the environment (SPEC §1)."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DATA_DIR = Path(__file__).resolve().parent / ".data"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    task_queue: str = "relayflow"
+    database_url: str = f"sqlite:///{DATA_DIR / 'relayflow.db'}"
+    directory_file: str | None = None
+    temporal_ui_url: str = "http://127.0.0.1:8233"
+    webhook_secrets: dict[str, str] = Field(default_factory=dict)
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_tls: bool = False
+    smtp_from: str = "relayflow@localhost"
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    api_public_url: str = "http://127.0.0.1:8000"
+
+    @field_validator("webhook_secrets", mode="before")
+    @classmethod
+    def _parse_secrets(cls, v: object) -> object:
+        if isinstance(v, str):
+            return json.loads(v) if v.strip() else {}
+        return v
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Settings read once per process; tests call `get_settings.cache_clear()` after changing env."""
+    return Settings()
