@@ -26,6 +26,12 @@ def workflows() -> list[type]:
     return [TemplateWorkflow]
 
 
+def interceptors() -> list[Any]:
+    from workflows.attempts import AttemptInterceptor
+
+    return [AttemptInterceptor()]
+
+
 def activities() -> list[Callable[..., Any]]:
     from activities.registry import all_activities
 
@@ -52,6 +58,7 @@ async def main() -> None:
         task_queue=s.task_queue,
         workflows=workflows(),
         activities=activities(),
+        interceptors=interceptors(),
         graceful_shutdown_timeout=__import__("datetime").timedelta(seconds=10),
     ):
         log.info("worker polling task queue %r on %s", s.task_queue, s.temporal_address)

@@ -58,7 +58,10 @@ class EmailParams(BaseModel):
     #: optional HTML alternative
     html: str | None = None
 
-    _split = field_validator("to", "cc", mode="before")(classmethod(lambda cls, v: _addresses(v)))
+    @field_validator("to", "cc", mode="before")
+    @classmethod
+    def _split(cls, v: object) -> object:
+        return _addresses(v)
 
     @model_validator(mode="after")
     def _recipients(self) -> EmailParams:

@@ -132,12 +132,11 @@ def http_status_error(
 ) -> HttpStatusError:
     """Classify an unexpected HTTP status into a (non-)retryable `HttpStatusError`.
 
-    The message reads `POST https://host/path -> 503 Service Unavailable: <body excerpt>`
-    (query string left out: it is where tokens tend to hide).
+    The message reads `POST https://host/path?q -> 503 Service Unavailable: <body excerpt>`.
+    The URL is shown whole: when it is a `secret:`, the registry redacts it as a unit.
     """
-    shown = str(httpx.URL(url).copy_with(query=None, fragment=None))
     text = excerpt(body)
-    message = f"{method} {shown} -> {status} {reason}".rstrip()
+    message = f"{method} {url} -> {status} {reason}".rstrip()
     if text:
         message += f": {text}"
     retry_after = parse_retry_after(headers.get("retry-after"))
@@ -152,14 +151,13 @@ def http_status_error(
 
 def from_httpx(exc: httpx.HTTPError, method: str, url: str) -> ActionError:
     """Classify an httpx exception raised before a response arrived."""
-    shown = str(httpx.URL(url).copy_with(query=None, fragment=None)) if url else url
     if isinstance(exc, httpx.TimeoutException):
-        return TransportError(f"{method} {shown} timed out ({type(exc).__name__})")
+        return TransportError(f"{method} {url} timed out ({type(exc).__name__})")
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
-        return InvalidParams(f"{method} {shown}: {exc}")
+        return InvalidParams(f"{method} {url}: {exc}")
     if isinstance(exc, httpx.TransportError):
-        return TransportError(f"{method} {shown} failed: {type(exc).__name__}: {exc}")
-    return ActionError(f"{method} {shown} failed: {type(exc).__name__}: {exc}")
+        return TransportError(f"{method} {url} failed: {type(exc).__name__}: {exc}")
+    return ActionError(f"{method} {url} failed: {type(exc).__name__}: {exc}")
 
 
 def to_application_error(exc: BaseException) -> ApplicationError:
@@ -175,7 +173,9 @@ def to_application_error(exc: BaseException) -> ApplicationError:
             next_retry_delay=exc.next_retry_delay,
         )
     if isinstance(exc, httpx.HTTPError):
-        req = getattr(exc, "_request", None)
-        method, url = (req.method, str(req.url)) if req is not None else ("HTTP", "")
+        try:
+            method, url = exc.request.method, str(exc.request.url)
+        except RuntimeError:  # raised before a request existed
+            method, url = "HTTP", ""
         return to_application_error(from_httpx(exc, method, url))
     return ApplicationError(f"{type(exc).__name__}: {exc}", type=type(exc).__name__)

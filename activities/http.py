@@ -152,7 +152,9 @@ async def send(
     hdrs = {k: v for k, v in (headers or {}).items()}
     if not any(k.lower() == "idempotency-key" for k in hdrs):
         hdrs["Idempotency-Key"] = idempotency_key
-    request_kwargs: dict[str, Any] = {"headers": hdrs, "params": params or None}
+    if params:  # merged with any query already in the URL (httpx would replace it)
+        url = str(httpx.URL(url).copy_merge_params(params))
+    request_kwargs: dict[str, Any] = {"headers": hdrs}
     if send_json:
         request_kwargs["json"] = json
     elif content is not None:

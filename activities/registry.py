@@ -30,7 +30,7 @@ import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from types import ModuleType
 from typing import Any, TypeVar
 
@@ -50,6 +50,12 @@ BUILTIN_MODULES = (
     "activities.slack",
     "activities.webhook",
     "activities.log",
+)
+#: modules of internal (non-template) activities the worker also needs: their plain
+#: `@activity.defn` functions are part of `all_activities()` but not of `action_models()`
+INTERNAL_MODULES = (
+    "activities.assignees",
+    "activities.task_notify",
 )
 #: heartbeat period when the workflow set no heartbeat timeout
 HEARTBEAT_EVERY = 5.0
@@ -125,13 +131,13 @@ def action(name: str, params: type[P]) -> Callable[[ActionFn], Callable[..., Any
                     attempt=activity.info().attempt,
                     _secrets=secrets,
                 )
-                async with _heartbeating():
+                async with _Heartbeat():
                     if is_async:
                         result = await fn(parsed, ctx)
                     else:
                         result = await asyncio.to_thread(fn, parsed, ctx)
                 return _redact(_jsonable(name, result), secrets)
-            except Exception as exc:  # noqa: BLE001 - every failure is classified here
+            except Exception as exc:  # every failure is classified here
                 err = to_application_error(exc)
                 if secrets:
                     err = _redacted_error(err, secrets)
@@ -152,9 +158,24 @@ def action(name: str, params: type[P]) -> Callable[[ActionFn], Callable[..., Any
 
 
 def all_activities() -> list[Callable[..., Any]]:
-    """Every action activity for the worker: built-ins, entry points, decorated functions."""
+    """Every activity for the worker: actions (built-in, entry points, decorated) + internal ones."""
     _load()
-    return [spec.activity for spec in _ACTIONS.values()]
+    found = {spec.name: spec.activity for spec in _ACTIONS.values()}
+    for module in INTERNAL_MODULES:
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                log.exception("could not import internal activities from %s", module)
+            continue
+        except Exception:
+            log.exception("could not import internal activities from %s", module)
+            continue
+        for value in vars(mod).values():
+            defn = getattr(value, "__temporal_activity_definition", None)
+            if defn is not None and defn.name and defn.name not in found:
+                found[defn.name] = value
+    return list(found.values())
 
 
 def action_models() -> dict[str, type[BaseModel]]:
@@ -195,24 +216,27 @@ def _load() -> None:
     for module in BUILTIN_MODULES:
         importlib.import_module(module)
     for ep in entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            obj = ep.load()
-        except Exception:
-            log.exception("could not load relayflow action entry point %r (%s)", ep.name, ep.value)
-            continue
-        if isinstance(obj, ModuleType):
-            found = [v for v in vars(obj).values() if isinstance(getattr(v, "action", None), ActionSpec)]
-            if not found:
-                log.error("entry point %r: module %s defines no @action", ep.name, obj.__name__)
-            continue
-        spec = getattr(obj, "action", None)
-        if not isinstance(spec, ActionSpec):
-            log.error(
-                "entry point %r (%s) is neither an @action function nor a module", ep.name, ep.value
-            )
-            continue
-        if ep.name != spec.name:
-            log.warning("entry point %r registers action %r", ep.name, spec.name)
+        _load_entry_point(ep)
+
+
+def _load_entry_point(ep: EntryPoint) -> None:
+    """Import one entry point: an @action function, or a module full of them. Never raises."""
+    try:
+        obj = ep.load()
+    except Exception:
+        log.exception("could not load relayflow action entry point %r (%s)", ep.name, ep.value)
+        return
+    if isinstance(obj, ModuleType):
+        if not any(isinstance(getattr(v, "action", None), ActionSpec) for v in vars(obj).values()):
+            log.error("entry point %r: module %s defines no @action", ep.name, obj.__name__)
+        return
+    spec = getattr(obj, "action", None)
+    if not isinstance(spec, ActionSpec):
+        log.error(
+            "entry point %r (%s) is neither an @action function nor a module", ep.name, ep.value
+        )
+    elif ep.name != spec.name:
+        log.warning("entry point %r registers the action %r", ep.name, spec.name)
 
 
 # -- what happens around every call ---------------------------------------------------
@@ -251,7 +275,8 @@ def _validate(name: str, model: type[P], params: dict[str, Any]) -> P:
     except ValidationError as exc:
         # loc + msg only: the rejected input may be a resolved secret
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(params)'}: {e['msg']}" for e in exc.errors()
+            f"{'.'.join(str(p) for p in e['loc']) or '(params)'}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
         )
         raise InvalidParams(f"invalid `with` for action {name!r}: {problems}") from None
 
@@ -293,10 +318,11 @@ def _redacted_error(err: Any, secrets: tuple[str, ...]) -> Any:
         type=err.type,
         non_retryable=err.non_retryable,
         next_retry_delay=err.next_retry_delay,
+        category=err.category,
     )
 
 
-class _heartbeating:
+class _Heartbeat:
     """Heartbeat in the background while the action runs.
 
     Period: a third of the workflow's heartbeat timeout (at most `HEARTBEAT_EVERY`).
@@ -304,14 +330,20 @@ class _heartbeating:
     lets a cancelled run interrupt a long HTTP call.
     """
 
+    _task: asyncio.Task[None] | None = None
+
     async def __aenter__(self) -> None:
-        timeout = activity.info().heartbeat_timeout
+        info = activity.info()
+        if info.is_local:  # local activities have no heartbeats
+            return
         period = HEARTBEAT_EVERY
-        if timeout:
-            period = min(period, max(timeout / timedelta(seconds=3), 0.2))
+        if info.heartbeat_timeout:
+            period = min(period, max(info.heartbeat_timeout / timedelta(seconds=3), 0.2))
         self._task = asyncio.create_task(self._beat(period))
 
     async def __aexit__(self, *exc: object) -> None:
+        if self._task is None:
+            return
         self._task.cancel()
         try:
             await self._task

@@ -75,7 +75,11 @@ def tokenize(source: str) -> list[Token]:
             i = n if nl < 0 else nl + 1
         elif c in "'\"":
             prefix = ""
-            if tokens and tokens[-1].kind == "ident" and tokens[-1].text.lower() in ("r", "b", "rb", "br"):
+            if (
+                tokens
+                and tokens[-1].kind == "ident"
+                and tokens[-1].text.lower() in ("r", "b", "rb", "br")
+            ):
                 # e.g. r'..' lexed as ident `r` + string: merge into one string token
                 if source[i - len(tokens[-1].text) : i] == tokens[-1].text:
                     prefix = tokens.pop().text
@@ -98,12 +102,17 @@ def tokenize(source: str) -> list[Token]:
             tokens.append(Token("ident", source[i + 1 : end]))
             i = end + 1
         elif c in _DIGITS or (
-            c == "." and i + 1 < n and source[i + 1] in _DIGITS
+            c == "."
+            and i + 1 < n
+            and source[i + 1] in _DIGITS
             and not (tokens and (tokens[-1].kind == "ident" or tokens[-1].text in (")", "]")))
         ):
             j = i + 1
-            while j < n and (source[j] in _IDENT or source[j] == "." or
-                             (source[j] in "+-" and source[j - 1] in "eE" and not source.startswith("0x", i))):
+            while j < n and (
+                source[j] in _IDENT
+                or source[j] == "."
+                or (source[j] in "+-" and source[j - 1] in "eE" and not source.startswith("0x", i))
+            ):
                 j += 1
             tokens.append(Token("number", source[i:j]))
             i = j

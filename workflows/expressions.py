@@ -20,7 +20,7 @@ import math
 import re
 import threading
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -43,7 +43,9 @@ MAX_EXPRESSION_LENGTH = 4096
 # workflow-task deadline. See docs/expressions.md.
 MAX_BUILD_ELEMENTS = 2000
 MAX_REPLACE_CALLS = 1
-_BUILDING_MACROS = frozenset({"map", "filter", "transformList", "transformMap", "transformMapEntry"})
+_BUILDING_MACROS = frozenset(
+    {"map", "filter", "transformList", "transformMap", "transformMapEntry"}
+)
 
 
 class ExpressionError(ValueError):
@@ -97,7 +99,9 @@ def _clean(message: str) -> str:
     msg = "\n".join(line for line in msg.splitlines() if not line.startswith(" |")).strip()
     msg = re.sub(r"^at (\d+):(\d+): ", r"at column \2: ", msg)
     msg = re.sub(r'Key not found in map : "(.*)"', r"no such key '\1'", msg)
-    msg = re.sub(r"No value with name \"(.*)\" found in Activation", r"'\1' is not available here", msg)
+    msg = re.sub(
+        r"No value with name \"(.*)\" found in Activation", r"'\1' is not available here", msg
+    )
     return msg
 
 
@@ -121,7 +125,8 @@ def _tokens(source: str) -> list[Token]:
     )
     if replaces > MAX_REPLACE_CALLS:
         raise ExpressionError(
-            source, f"at most {MAX_REPLACE_CALLS} replace() call per expression (bounds output size)"
+            source,
+            f"at most {MAX_REPLACE_CALLS} replace() call per expression (bounds output size)",
         )
     return tokens
 
@@ -154,7 +159,9 @@ def _used_as_name(tokens: list[Token], name: str) -> bool:
 def _roots(tokens: list[Token]) -> frozenset[str]:
     """Identifiers used as top-level names (not after a `.`)."""
     return frozenset(
-        t.text for i, t in enumerate(tokens) if t.kind == "ident" and (i == 0 or tokens[i - 1].text != ".")
+        t.text
+        for i, t in enumerate(tokens)
+        if t.kind == "ident" and (i == 0 or tokens[i - 1].text != ".")
     )
 
 
@@ -163,8 +170,8 @@ def _roots(tokens: list[Token]) -> frozenset[str]:
 
 def _iso(value: datetime) -> str:
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 class _Size:
@@ -332,7 +339,9 @@ def step_refs(source: str) -> set[str]:
         nxt = tokens[i + 1 : i + 4]
         if len(nxt) >= 2 and nxt[0].text == "." and nxt[1].kind == "ident":
             refs.add(nxt[1].text)
-        elif len(nxt) == 3 and nxt[0].text == "[" and nxt[1].kind == "string" and nxt[2].text == "]":
+        elif (
+            len(nxt) == 3 and nxt[0].text == "[" and nxt[1].kind == "string" and nxt[2].text == "]"
+        ):
             refs.add(str(nxt[1].value))
     return refs
 

@@ -76,6 +76,9 @@ class ActionRequest(BaseModel):
     step: str
     idempotency_key: str
     params: dict[str, Any] = Field(default_factory=dict)
+    # set by the interpreter: the worker's AttemptInterceptor (workflows.attempts) then
+    # wraps the result with the attempt number; activities themselves ignore it
+    report_attempt: bool = False
 
 
 class StepStatus(BaseModel):

@@ -34,9 +34,7 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: b
         key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
         if key in seen:
             mark = key_node.start_mark
-            raise TemplateSyntaxError(
-                f"duplicate key {key!r}", mark.line + 1, mark.column + 1
-            )
+            raise TemplateSyntaxError(f"duplicate key {key!r}", mark.line + 1, mark.column + 1)
         seen[key] = key_node
     return loader.construct_mapping(node, deep=deep)
 
@@ -46,14 +44,17 @@ def _construct_str(loader: _UniqueKeyLoader, node: yaml.ScalarNode) -> Any:
 
 
 _UniqueKeyLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping  # type: ignore[arg-type]
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+    _construct_mapping,  # type: ignore[arg-type]
 )
 # `2024-01-01` stays a string: templates are JSON-shaped, and a datetime would not
 # survive the Temporal data converter.
 _UniqueKeyLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_str)  # type: ignore[arg-type]
 
 
-def load_document(text: str | bytes, *, fmt: Literal["yaml", "json"] | None = None) -> dict[str, Any]:
+def load_document(
+    text: str | bytes, *, fmt: Literal["yaml", "json"] | None = None
+) -> dict[str, Any]:
     """Parse a template document; `fmt=None` guesses (JSON when it starts with `{`).
 
     Raises TemplateSyntaxError (a ValueError) with line/column for unparsable text
@@ -81,7 +82,9 @@ def load_document(text: str | bytes, *, fmt: Literal["yaml", "json"] | None = No
             mark = e.problem_mark or e.context_mark
             problem = e.problem or e.context or "invalid YAML"
             if mark is not None:
-                raise TemplateSyntaxError(f"invalid YAML: {problem}", mark.line + 1, mark.column + 1) from None
+                raise TemplateSyntaxError(
+                    f"invalid YAML: {problem}", mark.line + 1, mark.column + 1
+                ) from None
             raise TemplateSyntaxError(f"invalid YAML: {problem}") from None
         except yaml.YAMLError as e:
             raise TemplateSyntaxError(f"invalid YAML: {e}") from None

@@ -64,6 +64,7 @@ def new_worker(
     """A worker on a random task queue with relayflow's workflows and activities by default."""
     import worker as relayflow_worker
 
+    kwargs.setdefault("interceptors", relayflow_worker.interceptors())
     return Worker(
         client,
         task_queue=task_queue or f"tq-{uuid.uuid4()}",

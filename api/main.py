@@ -1,0 +1,75 @@
+"""The relayflow HTTP API: `create_app()` wires settings, database, Temporal and routers.
+
+Run it with `uvicorn --factory api.main:create_app` (or `python -m api.main`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+from fastapi import FastAPI
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from api.auth import DirectoryCache
+from api.db import make_engine, migrate, sessionmaker
+from api.errors import install_handlers
+from api.limits import BodySizeLimit
+from api.routes import health, hooks, inbox, runs, schedules, templates, triggers
+from settings import Settings, get_settings
+
+log = logging.getLogger("relayflow.api")
+
+DESCRIPTION = """relayflow's front door: a registry of workflow templates, runs on Temporal,
+human decisions, an inbox, schedules and webhook triggers.
+
+Authenticate with `Authorization: Bearer <token>` (tokens come from the directory file).
+Every error body is `{error, detail}`; validation failures add `errors: [{loc, msg}]`."""
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    await anyio.to_thread.run_sync(migrate, settings.database_url)
+    engine = make_engine(settings.database_url)
+    app.state.sessionmaker = sessionmaker(engine)
+    app.state.directory = DirectoryCache(settings.directory_file)
+    if app.state.temporal is None:
+        # lazy: the API starts (and /health reports 503) while Temporal is still coming up
+        app.state.temporal = await Client.connect(
+            settings.temporal_address,
+            namespace=settings.temporal_namespace,
+            data_converter=pydantic_data_converter,
+            lazy=True,
+        )
+    try:
+        yield
+    finally:
+        await engine.dispose()
+
+
+def create_app(settings: Settings | None = None, *, temporal_client: Client | None = None) -> FastAPI:
+    """The ASGI app. `temporal_client` lets tests and embedders share a connected client."""
+    app = FastAPI(title="relayflow", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings or get_settings()
+    app.state.temporal = temporal_client
+    install_handlers(app)
+    app.add_middleware(BodySizeLimit)
+    for module in (health, templates, runs, inbox, schedules, triggers, hooks):
+        app.include_router(module.router)
+    return app
+
+
+def main() -> None:
+    import uvicorn
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    s = get_settings()
+    uvicorn.run("api.main:create_app", factory=True, host=s.api_host, port=s.api_port)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""Tables of the API's database (the Alembic migrations in `alembic/versions` match these)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class TemplateVersion(SQLModel, table=True):
+    """One immutable saved version of a template; `(name, version)` is unique."""
+
+    __tablename__ = "template_versions"
+    __table_args__ = (UniqueConstraint("name", "version", name="uq_template_versions_name_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, index=True)
+    version: int
+    body: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+    created_by: str | None = Field(default=None, max_length=200)
+
+
+class Trigger(SQLModel, table=True):
+    """A webhook rule: deliveries to `source` whose body matches `when` start `template`."""
+
+    __tablename__ = "triggers"
+
+    id: str = Field(primary_key=True, max_length=100)
+    source: str = Field(max_length=100, index=True)
+    when: str | None = Field(default=None)
+    template: str = Field(max_length=100)
+    version: int | None = Field(default=None)
+    input: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+    created_by: str | None = Field(default=None, max_length=200)
+
+
+class Delivery(SQLModel, table=True):
+    """A webhook delivery already handled, with the runs it started (dedupe of retries)."""
+
+    __tablename__ = "deliveries"
+
+    source: str = Field(primary_key=True, max_length=100)
+    delivery_id: str = Field(primary_key=True, max_length=200)
+    runs: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )

@@ -1,0 +1,117 @@
+"""Runs: start, list, read, pause/resume/cancel, decisions and reassignment."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response, status
+
+from api.deps import CurrentUser, SessionDep, SettingsDep, TemporalDep
+from api.errors import error_responses
+from api.schemas import (
+    RUN_ID,
+    Accepted,
+    Decision,
+    Reassign,
+    RunDetail,
+    RunItem,
+    RunPage,
+    RunRef,
+    StartRun,
+)
+from api.services import listing, runs, starting
+from workflows import search_attributes as sa
+from workflows.io import StepStatus
+
+router = APIRouter(prefix="/runs", tags=["runs"])
+
+RunIdPath = Annotated[str, Path(pattern=RUN_ID)]
+StepPath = Annotated[str, Path(min_length=1, max_length=300)]
+Filter = Annotated[str | None, Query(min_length=1, max_length=200)]
+
+
+@router.post(
+    "", status_code=status.HTTP_201_CREATED,
+    responses={200: {"model": RunRef, "description": "the same run was already started"}}
+    | error_responses(401, 404, 409, 413, 422),
+)
+async def start_run(
+    body: StartRun, response: Response, session: SessionDep, client: TemporalDep,
+    settings: SettingsDep, user: CurrentUser,
+) -> RunRef:
+    """Start a run of a template version (default: the latest). A repeated `run_id` is 409,
+    or 200 with the existing run when template and input are identical."""
+    run = await starting.prepare(session, body.template, body.version, body.input, user.id, body.tags)
+    run_id = body.run_id or starting.new_run_id(body.template)
+    started = await starting.start(client, settings, run, run_id, same_version=body.version is not None)
+    if not started.created:
+        response.status_code = status.HTTP_200_OK
+    return RunRef(
+        run_id=started.run_id, template=started.template, version=started.version,
+        ui_url=starting.ui_url(settings, client.namespace, started.run_id),
+    )
+
+
+@router.get("", responses=error_responses(401, 422))
+async def list_runs(
+    client: TemporalDep, settings: SettingsDep, _: CurrentUser,
+    template: Filter = None, state: Filter = None, assignee: Filter = None, tag: Filter = None,
+    started_by: Filter = None,
+    page_size: Annotated[int, Query(ge=1, le=1000)] = 50,
+    next_page_token: Annotated[str | None, Query(max_length=10_000)] = None,
+) -> RunPage:
+    """Runs from Temporal visibility, newest first (open runs before closed ones)."""
+    filters = listing.RunFilter(template, state, assignee, tag, started_by)
+    found, token = await listing.list_runs(client, filters, page_size, next_page_token)
+    items = [
+        RunItem(**r.__dict__, ui_url=starting.ui_url(settings, client.namespace, r.run_id))
+        for r in found
+    ]
+    return RunPage(runs=items, next_page_token=token)
+
+
+@router.get("/{run_id}", responses=error_responses(401, 404, 422))
+async def get_run(run_id: RunIdPath, client: TemporalDep, settings: SettingsDep, _: CurrentUser) -> RunDetail:
+    """The run status document (also for closed runs)."""
+    doc, desc = await runs.status(client, run_id)
+    attrs = desc.typed_search_attributes
+    return RunDetail(
+        **doc.model_dump(),
+        ui_url=starting.ui_url(settings, client.namespace, run_id),
+        started_by=attrs.get(sa.STARTED_BY),
+        tags=list(attrs.get(sa.RUN_TAGS) or []),
+    )
+
+
+def _control(action: str):  # type: ignore[no-untyped-def]
+    async def endpoint(run_id: RunIdPath, client: TemporalDep, user: CurrentUser) -> Accepted:
+        await runs.control(client, run_id, action, user)
+        return Accepted(run_id=run_id, action=action)
+
+    endpoint.__doc__ = f"{action.capitalize()} the run (its starter, an operator or an admin)."
+    endpoint.__name__ = f"{action}_run"
+    return endpoint
+
+
+for _action in ("pause", "resume", "cancel"):
+    router.add_api_route(
+        f"/{{run_id}}/{_action}", _control(_action), methods=["POST"],
+        status_code=status.HTTP_202_ACCEPTED, responses=error_responses(401, 403, 404, 409, 422),
+        name=f"{_action}_run",
+    )
+
+
+@router.post("/{run_id}/steps/{step}/decision", responses=error_responses(401, 403, 404, 409, 413, 422, 504))
+async def decide(
+    run_id: RunIdPath, step: StepPath, body: Decision, client: TemporalDep, user: CurrentUser
+) -> StepStatus:
+    """Decide an open approval as the caller (admins may decide for anyone; it is recorded)."""
+    return await runs.decide(client, run_id, step, user, body.outcome, body.comment, body.data)
+
+
+@router.post("/{run_id}/steps/{step}/reassign", responses=error_responses(401, 403, 404, 409, 413, 422, 504))
+async def reassign(
+    run_id: RunIdPath, step: StepPath, body: Reassign, client: TemporalDep, user: CurrentUser
+) -> StepStatus:
+    """Replace the assignees of an open approval (operator/admin, or a current assignee)."""
+    return await runs.reassign(client, run_id, step, user, body.users, body.roles)

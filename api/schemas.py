@@ -1,0 +1,169 @@
+"""Request and response bodies of the HTTP API (SPEC §5)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from workflows.io import PendingTask, RunStatus
+
+RUN_ID = r"^[A-Za-z0-9._-]{1,200}$"
+NAME = r"^[a-z0-9][a-z0-9-]*$"
+TRIGGER_ID = r"^[A-Za-z0-9._-]{1,100}$"
+SCHEDULE_ID = r"^[A-Za-z0-9._-]{1,150}$"
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Health(BaseModel):
+    status: str
+    temporal: str
+    database: str
+
+
+class SavedTemplate(BaseModel):
+    name: str
+    version: int
+
+
+class Finding(BaseModel):
+    loc: str
+    msg: str
+
+
+class ValidationReport(BaseModel):
+    valid: bool
+    findings: list[Finding]
+
+
+class TemplateInfo(BaseModel):
+    name: str
+    version: int
+    description: str | None = None
+    created_at: datetime
+    created_by: str | None = None
+
+
+class TemplateDetail(TemplateInfo):
+    body: dict[str, Any] = Field(description="the template document as saved")
+
+
+class TemplateGraph(BaseModel):
+    name: str
+    version: int
+    mermaid: str
+
+
+class StartRun(_In):
+    template: str = Field(pattern=NAME, max_length=100)
+    version: int | None = Field(None, ge=1, le=2**31 - 1)
+    input: dict[str, Any] = Field(default_factory=dict)
+    run_id: str | None = Field(None, pattern=RUN_ID)
+    tags: dict[str, str] = Field(default_factory=dict, max_length=20)
+
+
+class RunRef(BaseModel):
+    run_id: str
+    template: str
+    version: int
+    ui_url: str
+
+
+class RunDetail(RunStatus):
+    ui_url: str
+    started_by: str | None = None
+    tags: list[str] = Field(default_factory=list)
+
+
+class RunItem(BaseModel):
+    run_id: str
+    template: str | None
+    version: int | None
+    state: str
+    started_by: str | None
+    tags: list[str]
+    started_at: datetime | None
+    closed_at: datetime | None
+    ui_url: str
+
+
+class RunPage(BaseModel):
+    runs: list[RunItem]
+    next_page_token: str | None = None
+
+
+class Accepted(BaseModel):
+    run_id: str
+    action: str
+    accepted: bool = True
+
+
+class Decision(_In):
+    outcome: str = Field(min_length=1, max_length=200)
+    comment: str | None = Field(None, max_length=10_000)
+    data: dict[str, Any] | None = None
+
+
+class Reassign(_In):
+    users: list[str] = Field(default_factory=list, max_length=100)
+    roles: list[str] = Field(default_factory=list, max_length=100)
+
+
+class InboxEntry(BaseModel):
+    run_id: str
+    template: str
+    version: int
+    ui_url: str
+    pending: list[PendingTask]
+
+
+class ScheduleIn(_In):
+    id: str = Field(pattern=SCHEDULE_ID)
+    template: str = Field(pattern=NAME, max_length=100)
+    version: int | None = Field(None, ge=1, le=2**31 - 1)
+    input: dict[str, Any] = Field(default_factory=dict)
+    cron: str | None = Field(None, min_length=1, max_length=200)
+    interval: str | None = Field(None, min_length=1, max_length=50, description="duration, e.g. 1h or PT15M")
+    timezone: str | None = Field(None, min_length=1, max_length=100)
+    paused: bool = False
+
+
+class ScheduleOut(BaseModel):
+    id: str
+    template: str | None = None
+    version: int | None = None
+    cron: list[str] = Field(default_factory=list)
+    interval: list[str] = Field(default_factory=list)
+    timezone: str | None = None
+    paused: bool = False
+    next_action_times: list[datetime] = Field(default_factory=list)
+
+
+class TriggerIn(_In):
+    id: str = Field(pattern=TRIGGER_ID)
+    source: str = Field(pattern=TRIGGER_ID)
+    when: str | None = Field(None, max_length=4096)
+    template: str = Field(pattern=NAME, max_length=100)
+    version: int | None = Field(None, ge=1, le=2**31 - 1)
+    input: dict[str, Any] = Field(default_factory=dict)
+
+
+class TriggerOut(BaseModel):
+    id: str
+    source: str
+    when: str | None
+    template: str
+    version: int | None
+    input: dict[str, Any]
+    created_at: datetime
+    created_by: str | None
+
+
+class HookResult(BaseModel):
+    runs: list[str]
+    duplicate: bool = False
+    skipped: list[Finding] = Field(default_factory=list)

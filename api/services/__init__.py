@@ -1,0 +1,1 @@
+"""Business logic behind the routes; raises `api.errors` domain errors, never HTTP ones."""

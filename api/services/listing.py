@@ -1,0 +1,181 @@
+"""Run lists and the inbox from Temporal visibility (search attributes of SPEC §3)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.directory import User
+from api.auth import assignee_keys
+from api.errors import ErrorItem, Invalid, RelayflowError, Unavailable
+from api.services.runs import status
+from api.services.temporal_errors import closed_state
+from workflows import search_attributes as sa
+from workflows.io import WORKFLOW_TYPE, PendingTask
+
+OPEN_STATES = ("running", "paused", "waiting")
+CLOSED_STATUSES = {
+    "completed": "Completed",
+    "failed": "Failed",
+    "cancelled": "Canceled",
+    "timed_out": "TimedOut",
+    "terminated": "Terminated",
+}
+STATES = OPEN_STATES + tuple(CLOSED_STATUSES)
+_SAFE = re.compile(r"^[^'\"\\`\x00-\x1f\x7f]{1,200}$")
+BASE = f"WorkflowType = '{WORKFLOW_TYPE}' AND ExecutionStatus != 'ContinuedAsNew'"
+
+
+def literal(value: str, field: str) -> str:
+    """A visibility-query string literal; values that would need escaping are refused."""
+    if not _SAFE.match(value):
+        raise Invalid(
+            f"{field}: 1-200 characters without quotes, backslashes or control characters",
+            [ErrorItem(loc=f"query.{field}", msg="invalid filter value")],
+        )
+    return f"'{value}'"
+
+
+@dataclass
+class RunFilter:
+    template: str | None = None
+    state: str | None = None
+    assignee: str | None = None
+    tag: str | None = None
+    started_by: str | None = None
+
+    def query(self) -> str:
+        parts = [BASE]
+        if self.template is not None:
+            parts.append(f"{sa.TEMPLATE_NAME.name} = {literal(self.template, 'template')}")
+        if self.state is not None:
+            if self.state in OPEN_STATES:
+                parts.append(f"ExecutionStatus = 'Running' AND {sa.RUN_STATE.name} = '{self.state}'")
+            elif self.state in CLOSED_STATUSES:
+                parts.append(f"ExecutionStatus = '{CLOSED_STATUSES[self.state]}'")
+            else:
+                raise Invalid(
+                    f"state must be one of {', '.join(STATES)}",
+                    [ErrorItem(loc="query.state", msg="unknown state")],
+                )
+        if self.assignee is not None:
+            key = self.assignee if self.assignee.startswith(("user:", "role:")) else f"user:{self.assignee}"
+            parts.append(f"{sa.ASSIGNEES.name} = {literal(key, 'assignee')}")
+        if self.tag is not None:
+            if ":" not in self.tag:
+                raise Invalid("tag must be key:value", [ErrorItem(loc="query.tag", msg="expected key:value")])
+            parts.append(f"{sa.RUN_TAGS.name} = {literal(self.tag, 'tag')}")
+        if self.started_by is not None:
+            parts.append(f"{sa.STARTED_BY.name} = {literal(self.started_by, 'started_by')}")
+        return " AND ".join(parts)
+
+
+def _check(raw: bytes) -> bytes:
+    return hashlib.sha256(b"relayflow-page:" + raw).digest()[:8]
+
+
+def encode_token(token: bytes | None) -> str | None:
+    """Temporal's page token for clients: base64url of the token and a checksum, so a
+    mangled token is refused here (422) instead of making Temporal retry on garbage."""
+    return base64.urlsafe_b64encode(token + _check(token)).decode().rstrip("=") if token else None
+
+
+def decode_token(token: str | None) -> bytes | None:
+    if not token:
+        return None
+    try:
+        data = base64.b64decode(token.encode() + b"=" * (-len(token) % 4), altchars=b"-_", validate=True)
+    except (binascii.Error, ValueError):
+        data = b""
+    raw, check = data[:-8], data[-8:]
+    if not raw or not hmac.compare_digest(check, _check(raw)):
+        raise Invalid(
+            "next_page_token is not a token returned by this API",
+            [ErrorItem(loc="query.next_page_token", msg="invalid page token")],
+        )
+    return raw
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    template: str | None
+    version: int | None
+    state: str
+    started_by: str | None
+    tags: list[str]
+    started_at: datetime | None
+    closed_at: datetime | None
+
+
+def summarize(wf: WorkflowExecution) -> RunSummary:
+    attrs = wf.typed_search_attributes
+    if wf.status == WorkflowExecutionStatus.RUNNING:
+        state = attrs.get(sa.RUN_STATE) or "running"
+    else:
+        state = closed_state(wf.status)
+    return RunSummary(
+        run_id=wf.id,
+        template=attrs.get(sa.TEMPLATE_NAME),
+        version=attrs.get(sa.TEMPLATE_VERSION),
+        state=state,
+        started_by=attrs.get(sa.STARTED_BY),
+        tags=list(attrs.get(sa.RUN_TAGS) or []),
+        started_at=wf.start_time,
+        closed_at=wf.close_time,
+    )
+
+
+async def list_runs(
+    client: Client, filters: RunFilter, page_size: int, token: str | None
+) -> tuple[list[RunSummary], str | None]:
+    """One page, in visibility order (open runs first, each group newest first)."""
+    it = client.list_workflows(filters.query(), page_size=page_size, next_page_token=decode_token(token))
+    try:
+        await it.fetch_next_page()
+    except RPCError as e:
+        if e.status == RPCStatusCode.INVALID_ARGUMENT:
+            raise Invalid(f"Temporal rejected the listing: {e.message}") from None
+        raise Unavailable(f"Temporal visibility is unavailable: {e.message}") from None
+    return [summarize(wf) for wf in it.current_page or []], encode_token(it.next_page_token)
+
+
+@dataclass
+class InboxItem:
+    run_id: str
+    template: str
+    version: int
+    pending: list[PendingTask]
+
+
+async def inbox(client: Client, user: User, limit: int = 200) -> list[InboxItem]:
+    """Open approvals assigned to `user` directly or through one of its roles."""
+    keys = assignee_keys(user)
+    values = ", ".join(literal(k, "assignee") for k in keys)
+    query = f"{BASE} AND ExecutionStatus = 'Running' AND {sa.ASSIGNEES.name} IN ({values})"
+    try:
+        found = [wf async for wf in client.list_workflows(query, limit=limit, page_size=limit)]
+    except RPCError as e:
+        raise Unavailable(f"Temporal visibility is unavailable: {e.message}") from None
+    sem = asyncio.Semaphore(10)
+
+    async def one(wf: WorkflowExecution) -> InboxItem | None:
+        async with sem:
+            try:
+                doc, _ = await status(client, wf.id)
+            except (RelayflowError, RPCError):  # closed meanwhile: not in the inbox
+                return None
+        mine = [p for p in doc.pending if set(keys).intersection(p.assignees)]
+        return InboxItem(wf.id, doc.template, doc.version, mine) if mine else None
+
+    items = await asyncio.gather(*(one(wf) for wf in found))
+    return [i for i in items if i is not None]

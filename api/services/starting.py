@@ -1,0 +1,183 @@
+"""Preparing and starting runs: pin the template version and its subflows, check the input."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import jsonschema
+from jsonschema import Draft202012Validator, validators
+from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.client import Client
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from api.errors import Conflict, ErrorItem, Invalid, loc_str
+from api.services import registry
+from settings import Settings
+from workflows import search_attributes as sa
+from workflows.compiler import compile_template
+from workflows.io import WORKFLOW_TYPE, CompiledTemplate, RunInput
+from workflows.model import Template
+
+
+def ui_url(settings: Settings, namespace: str, run_id: str) -> str:
+    base = settings.temporal_ui_url.rstrip("/")
+    return f"{base}/namespaces/{quote(namespace, safe='')}/workflows/{quote(run_id, safe='')}"
+
+
+def check_input(schema: dict[str, Any] | None, data: Any, where: str = "input") -> None:
+    """Validate run input against the template's `input_schema` (JSON Schema) -> `Invalid`."""
+    if not schema:
+        return
+    cls = validators.validator_for(schema, default=Draft202012Validator)
+    try:
+        validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
+        errors = sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
+    except jsonschema.SchemaError as e:  # stored templates were validated; defensive
+        raise Invalid(f"the template's input_schema is invalid: {e.message}") from None
+    if not errors:
+        return
+    items = []
+    for e in errors:
+        path: list[Any] = [where, *e.absolute_path]
+        if e.validator == "required" and isinstance(e.instance, dict):
+            missing = [p for p in e.validator_value if p not in e.instance and repr(p) in e.message]
+            path += missing[:1]
+        items.append(ErrorItem(loc=loc_str(path), msg=e.message))
+    more = f" (and {len(items) - 1} more)" if len(items) > 1 else ""
+    raise Invalid(f"{where} does not match the template's input_schema: {items[0].loc}: {items[0].msg}{more}", items)
+
+
+async def pin_subflows(
+    session: AsyncSession, body: dict[str, Any]
+) -> tuple[dict[str, CompiledTemplate], dict[str, int]]:
+    """Every template reachable through `subflow` steps, compiled and pinned now."""
+    closure = await registry.load_closure(session, body)
+    subflows: dict[str, CompiledTemplate] = {}
+    pins: dict[str, int] = {}
+    for (name, version), row in closure.rows.items():
+        if version is None:
+            pins[name] = row.version
+        key = f"{row.name}@{row.version}"
+        if key not in subflows:
+            template = closure.template(name, version)
+            assert template is not None
+            subflows[key] = compile_template(template, row.version)
+    return subflows, pins
+
+
+def check_tags(tags: dict[str, str]) -> list[str]:
+    out = []
+    for key, value in tags.items():
+        if not key or ":" in key or any(c in key + value for c in "'\"\\\n\r\t"):
+            raise Invalid(
+                f"tag {key!r}: keys must be non-empty without ':' and tags may not contain quotes, "
+                "backslashes or control characters",
+                [ErrorItem(loc=f"tags.{key}", msg="invalid tag")],
+            )
+        out.append(f"{key}:{value}")
+    return out
+
+
+async def prepare(
+    session: AsyncSession,
+    template: str,
+    version: int | None,
+    data: dict[str, Any],
+    started_by: str | None,
+    tags: dict[str, str] | None = None,
+) -> RunInput:
+    """The workflow input of a new run: 404 unknown template, 422 input not matching."""
+    row = await registry.get(session, template, version)
+    parsed = Template.model_validate(row.body)
+    check_input(parsed.input_schema, data)
+    subflows, pins = await pin_subflows(session, row.body)
+    return RunInput(
+        plan=compile_template(parsed, row.version),
+        input=data,
+        subflows=subflows,
+        subflow_versions=pins,
+        started_by=started_by,
+        tags=dict(tags or {}),
+    )
+
+
+def search_attributes(run: RunInput) -> TypedSearchAttributes:
+    pairs: list[SearchAttributePair[Any]] = [
+        SearchAttributePair(sa.TEMPLATE_NAME, run.plan.name),
+        SearchAttributePair(sa.TEMPLATE_VERSION, run.plan.version),
+        SearchAttributePair(sa.RUN_STATE, "running"),
+    ]
+    if run.started_by:
+        pairs.append(SearchAttributePair(sa.STARTED_BY, run.started_by))
+    if run.tags:
+        pairs.append(SearchAttributePair(sa.RUN_TAGS, check_tags(run.tags)))
+    return TypedSearchAttributes(pairs)
+
+
+def new_run_id(template: str) -> str:
+    return f"{template}-{uuid.uuid4()}"
+
+
+@dataclass
+class Started:
+    run_id: str
+    template: str
+    version: int
+    created: bool
+
+
+async def start(
+    client: Client, settings: Settings, run: RunInput, run_id: str, *, same_version: bool = True
+) -> Started:
+    """Start `TemplateWorkflow`; an existing run id is 409, or that run when it is the same request."""
+    try:
+        await client.start_workflow(
+            WORKFLOW_TYPE,
+            run,
+            id=run_id,
+            task_queue=settings.task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            search_attributes=search_attributes(run),
+            static_summary=f"{run.plan.name}@{run.plan.version}",
+        )
+    except WorkflowAlreadyStartedError:
+        existing = await existing_input(client, run_id)
+        if existing is not None and _same(existing, run, same_version):
+            return Started(run_id, existing.plan.name, existing.plan.version, created=False)
+        raise Conflict(f"run id {run_id!r} is already taken by another run") from None
+    return Started(run_id, run.plan.name, run.plan.version, created=True)
+
+
+def _same(existing: RunInput, new: RunInput, same_version: bool) -> bool:
+    """Same template (and version, when the caller named one) and the same input."""
+    return (
+        existing.plan.name == new.plan.name
+        and (not same_version or existing.plan.version == new.plan.version)
+        and existing.input == new.input
+    )
+
+
+async def existing_input(client: Client, run_id: str) -> RunInput | None:
+    """The input the run with this id was started with (its first history event)."""
+    handle = client.get_workflow_handle(run_id)
+    try:
+        async for event in handle.fetch_history_events():
+            attrs = event.workflow_execution_started_event_attributes
+            payloads = list(attrs.input.payloads)
+            if not payloads:
+                return None
+            [value] = await client.data_converter.decode(payloads, [RunInput])
+            return value if isinstance(value, RunInput) else None
+    except Exception:  # unreadable history: treat as a different run (409)
+        return None
+    return None

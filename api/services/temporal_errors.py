@@ -1,0 +1,90 @@
+"""Turning Temporal client errors about one run into API domain errors."""
+
+from __future__ import annotations
+
+from temporalio.client import (
+    Client,
+    WorkflowExecutionDescription,
+    WorkflowExecutionStatus,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.errors import Conflict, Forbidden, Invalid, NotFound, RelayflowError, Timeout, Unavailable
+
+#: ApplicationError types raised by the workflow's update validators
+UPDATE_ERRORS: dict[str, type[RelayflowError]] = {
+    "NotAssignee": Forbidden,
+    "NotAllowed": Forbidden,
+    "NotAwaitingDecision": Conflict,
+    "AlreadyVoted": Conflict,
+    "OutcomeNotAllowed": Conflict,
+    "RunClosed": Conflict,
+    "InvalidForm": Invalid,
+    "InvalidAssignees": Invalid,
+    "InvalidReassign": Invalid,
+}
+
+
+async def describe(client: Client, run_id: str) -> WorkflowExecutionDescription:
+    """describe() of the run's latest execution; 404 when there is no such run."""
+    try:
+        return await client.get_workflow_handle(run_id).describe()
+    except RPCError as e:
+        raise rpc_error(e, run_id) from None
+
+
+def rpc_error(e: RPCError, run_id: str) -> RelayflowError:
+    if e.status == RPCStatusCode.NOT_FOUND:
+        return NotFound(f"run {run_id!r} does not exist")
+    if e.status == RPCStatusCode.INVALID_ARGUMENT:
+        return Invalid(f"Temporal rejected the request: {e.message}")
+    if e.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
+        return Timeout(f"Temporal did not answer in time for run {run_id!r}")
+    if e.status == RPCStatusCode.UNAVAILABLE:
+        return Unavailable(f"Temporal is unavailable: {e.message}")
+    return Conflict(f"run {run_id!r}: {e.message}")
+
+
+def is_open(desc: WorkflowExecutionDescription) -> bool:
+    return desc.status == WorkflowExecutionStatus.RUNNING
+
+
+async def closed_or_missing(client: Client, run_id: str) -> RelayflowError:
+    """After a NOT_FOUND on an open-run operation: 404 when the run never existed, else 409."""
+    desc = await describe(client, run_id)  # raises NotFound
+    if not is_open(desc):
+        return Conflict(f"run {run_id!r} is closed ({closed_state(desc.status)})")
+    return Conflict(f"run {run_id!r} did not accept the request")
+
+
+async def update_error(client: Client, run_id: str, e: Exception) -> RelayflowError:
+    if isinstance(e, WorkflowUpdateFailedError):
+        cause = e.cause
+        if isinstance(cause, ApplicationError):
+            cls = UPDATE_ERRORS.get(cause.type or "", Conflict)
+            return cls(cause.message or str(cause))
+        return Conflict(str(cause.message if hasattr(cause, "message") else cause))
+    if isinstance(e, WorkflowUpdateRPCTimeoutOrCancelledError):
+        return Timeout(f"run {run_id!r} did not answer in time (is a worker running?)")
+    if isinstance(e, RPCError):
+        if e.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
+            return await closed_or_missing(client, run_id)
+        return rpc_error(e, run_id)
+    raise e
+
+
+CLOSED_STATES = {
+    WorkflowExecutionStatus.COMPLETED: "completed",
+    WorkflowExecutionStatus.FAILED: "failed",
+    WorkflowExecutionStatus.CANCELED: "cancelled",
+    WorkflowExecutionStatus.TERMINATED: "terminated",
+    WorkflowExecutionStatus.TIMED_OUT: "timed_out",
+    WorkflowExecutionStatus.CONTINUED_AS_NEW: "running",
+}
+
+
+def closed_state(status: WorkflowExecutionStatus | None) -> str:
+    return CLOSED_STATES.get(status, "running") if status is not None else "running"

@@ -1,0 +1,135 @@
+"""The in-process rig the overhead, approvals and profile benches share.
+
+One dev server (`tests.helpers.temporal.start_dev_server`), one worker in this
+process with relayflow's workflows + the hand-written ones and every action
+(plus `noop`), configured the way `worker.py` configures it. Starting a run the
+relayflow way mirrors what `POST /runs` does (search attributes, static summary,
+id-reuse policy), so the direct path and the API path have the same run shape.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+import bench.noop  # noqa: F401 - registers the `noop` action
+from bench import handwritten
+from bench.common import child_pids
+from tests.helpers.temporal import start_dev_server
+from workflows.compiler import compile_template
+from workflows.io import WORKFLOW_TYPE, CompiledTemplate, RunInput
+from workflows.validate import validate_template
+
+
+def compile_doc(doc: dict[str, Any], version: int = 1) -> CompiledTemplate:
+    """Validate (with the real validator) and compile a template document."""
+    result = validate_template(doc)
+    if not result.ok or result.template is None:
+        problems = "; ".join(f"{f.loc}: {f.msg}" for f in result.findings)
+        raise ValueError(f"bench template {doc.get('name')!r} is invalid: {problems}")
+    return compile_template(result.template, version)
+
+
+def worker_kwargs() -> dict[str, Any]:
+    """The production worker's extra Worker options (interceptors etc.), if worker.py has them."""
+    import worker as relayflow_worker
+
+    fn = getattr(relayflow_worker, "worker_options", None)
+    if fn is not None:
+        return dict(fn())
+    try:
+        from workflows.attempts import AttemptInterceptor
+    except ImportError:
+        return {}
+    return {"interceptors": [AttemptInterceptor()]}
+
+
+def relayflow_workflows() -> list[type]:
+    """`TemplateWorkflow` (and friends) from worker.py; empty while the interpreter is missing."""
+    import worker as relayflow_worker
+
+    try:
+        return relayflow_worker.workflows()
+    except ImportError:
+        return []
+
+
+def new_bench_worker(client: Client, task_queue: str, **overrides: Any) -> Worker:
+    import worker as relayflow_worker
+
+    kwargs = worker_kwargs() | overrides
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[*relayflow_workflows(), *handwritten.WORKFLOWS],
+        activities=relayflow_worker.activities(),
+        **kwargs,
+    )
+
+
+async def start_relayflow(
+    client: Client,
+    plan: CompiledTemplate,
+    task_queue: str,
+    run_id: str | None = None,
+    input: dict[str, Any] | None = None,
+    started_by: str = "bench",
+) -> WorkflowHandle[Any, Any]:
+    """Start a `TemplateWorkflow` run exactly as `api.services.starting.start` shapes it."""
+    from api.services.starting import search_attributes
+
+    run_id = run_id or f"{plan.name}-{uuid.uuid4()}"
+    run = RunInput(plan=plan, input=input or {}, started_by=started_by)
+    return await client.start_workflow(
+        WORKFLOW_TYPE,
+        run,
+        id=run_id,
+        task_queue=task_queue,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        search_attributes=search_attributes(run),
+        static_summary=f"{plan.name}@{plan.version}",
+    )
+
+
+async def start_handwritten(
+    client: Client, shape: str, task_queue: str, run_id: str | None = None
+) -> WorkflowHandle[Any, Any]:
+    wf, args = handwritten.STARTS[shape]
+    return await client.start_workflow(
+        wf,
+        args=args,
+        id=run_id or f"hand-{shape}-{uuid.uuid4()}",
+        task_queue=task_queue,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+    )
+
+
+@dataclass
+class Rig:
+    env: WorkflowEnvironment
+    client: Client
+    task_queue: str
+    server_pid: int | None
+
+
+@asynccontextmanager
+async def rig(**worker_overrides: Any) -> AsyncIterator[Rig]:
+    """A fresh dev server and a running in-process worker on a random task queue."""
+    env = await start_dev_server()
+    try:
+        pids = child_pids("temporal")
+        tq = f"bench-{uuid.uuid4().hex[:8]}"
+        async with new_bench_worker(env.client, tq, **worker_overrides):
+            yield Rig(env, env.client, tq, pids[0] if pids else None)
+    finally:
+        await env.shutdown()

@@ -1,0 +1,106 @@
+"""The built-in and custom actions driven by a real template through `TemplateWorkflow`."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.registry import action_models, all_activities
+from tests.activities.conftest import Mailbox, Receiver, Reply, unique_path
+
+interpreter = pytest.importorskip("workflows.interpreter")
+
+from workflows.attempts import AttemptInterceptor  # noqa: E402
+from workflows.compiler import compile_template  # noqa: E402
+from workflows.io import RunInput  # noqa: E402
+from workflows.validate import validate_template  # noqa: E402
+
+
+def template(url: str) -> dict:
+    return {
+        "name": "actions-e2e",
+        "steps": [
+            {
+                "id": "fetch",
+                "action": "http",
+                "with": {
+                    "method": "POST",
+                    "url": url,
+                    "headers": {"Authorization": "secret:E2E_TOKEN"},
+                    "json": {"po": "${{ input.po }}"},
+                },
+                "retry": {"max_attempts": 3, "initial_interval": "100ms"},
+            },
+            {
+                "id": "hello",
+                "depends_on": ["fetch"],
+                "action": "greet",
+                "with": {"name": "${{ steps.fetch.output.body.who }}"},
+            },
+            {
+                "id": "mail",
+                "depends_on": ["hello"],
+                "action": "email",
+                "with": {"to": "${{ input.to }}", "subject": "${{ steps.hello.output.message }}"},
+            },
+            {"id": "note", "depends_on": ["mail"], "action": "log", "with": {"message": "done"}},
+        ],
+        "outputs": {"greeting": "${{ steps.hello.output.message }}"},
+    }
+
+
+def test_unknown_with_fields_are_rejected_at_save() -> None:
+    doc = template("http://example.test/x")
+    doc["steps"][0]["with"]["jsn"] = {}
+    result = validate_template(doc, actions=action_models())
+    assert not result.ok
+    assert any("jsn" in f.msg or "jsn" in f.loc for f in result.findings), result.findings
+
+
+async def test_template_run(
+    client: Client,
+    receiver: Receiver,
+    mailbox: Mailbox,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pytest.importorskip("relayflow_greet")
+    monkeypatch.setenv("E2E_TOKEN", "e2e-token-value")
+    url = receiver.script(path := unique_path(), Reply(502, "down"), Reply(200, {"who": "Ada"}))
+    doc = template(url)
+    assert validate_template(doc, actions=action_models()).ok
+    plan = compile_template(validate_template(doc).template, 1)  # type: ignore[arg-type]
+    run_id = f"e2e-{uuid.uuid4().hex[:8]}"
+    async with Worker(
+        client,
+        task_queue=f"tq-{uuid.uuid4()}",
+        workflows=[interpreter.TemplateWorkflow],
+        activities=all_activities(),
+        interceptors=[AttemptInterceptor()],
+    ) as w:
+        handle = await client.start_workflow(
+            interpreter.TemplateWorkflow.run,
+            RunInput(plan=plan, input={"po": "PO-7", "to": ["ann@example.test"]}),
+            id=run_id,
+            task_queue=w.task_queue,
+        )
+        result = await handle.result()
+        status = await handle.query(interpreter.TemplateWorkflow.status)
+        events = (await handle.fetch_history()).events
+        history = b"".join(e.SerializeToString() for e in events)  # payloads as raw JSON
+    assert result == {"greeting": "Hello, Ada!"}
+    first, second = receiver.at(path)
+    assert (
+        first.headers["Idempotency-Key"] == second.headers["Idempotency-Key"] == f"{run_id}/fetch"
+    )
+    assert first.headers["Authorization"] == "e2e-token-value"
+    assert first.json() == {"po": "PO-7"}
+    fetch = status.steps["fetch"]
+    assert fetch.state == "succeeded" and fetch.attempts == 2
+    assert "e2e-token-value" not in status.model_dump_json()
+    assert b"e2e-token-value" not in history and b"secret:E2E_TOKEN" in history
+    [(_, msg)] = mailbox.messages
+    assert msg["Subject"] == "Hello, Ada!"
+    assert status.steps["note"].output == {"logged": "done"}

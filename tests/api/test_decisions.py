@@ -1,0 +1,115 @@
+"""Decisions, reassignment and the inbox against the real approval steps."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.api.conftest import approval_template, auth, save, unique
+
+pytestmark = pytest.mark.usefixtures("worker")
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 10.0) -> Any:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await check()
+        if result or asyncio.get_running_loop().time() > deadline:
+            return result
+        await asyncio.sleep(0.2)
+
+
+async def start_approval(api: httpx.AsyncClient, doc: dict[str, Any] | None = None) -> str:
+    doc = doc or approval_template(unique("po"))
+    name = doc["name"]
+    await save(api, doc)
+    r = await api.post("/runs", json={"template": name, "input": {"amount": 5000}}, headers=auth("eve"))
+    assert r.status_code == 201, r.text
+    run_id: str = r.json()["run_id"]
+
+    async def waiting() -> bool:
+        doc = (await api.get(f"/runs/{run_id}", headers=auth("eve"))).json()
+        return doc["state"] == "waiting" and bool(doc["pending"])
+
+    assert await eventually(waiting)
+    return run_id
+
+
+async def in_inbox(api: httpx.AsyncClient, user: str, run_id: str) -> list[dict[str, Any]]:
+    r = await api.get("/inbox", headers=auth(user))
+    assert r.status_code == 200, r.text
+    return [i for i in r.json() if i["run_id"] == run_id]
+
+
+async def test_inbox_decide_complete(api: httpx.AsyncClient) -> None:
+    run_id = await start_approval(api)
+    items = await eventually(lambda: in_inbox(api, "alice", run_id))
+    assert items, "run never showed up in alice's inbox"
+    [item] = items
+    assert item["pending"][0]["step"] == "approve"
+    assert "role:manager" in item["pending"][0]["assignees"]
+    assert item["ui_url"].endswith(run_id)
+    assert await in_inbox(api, "eve", run_id) == []
+
+    url = f"/runs/{run_id}/steps/approve/decision"
+    r = await api.post(url, json={"outcome": "approved", "comment": "ok"}, headers=auth("eve"))
+    assert r.status_code == 403 and r.json()["error"] == "forbidden"
+    r = await api.post(url, json={"outcome": "maybe"}, headers=auth("alice"))
+    assert r.status_code == 409
+    r = await api.post(url, json={"outcome": "approved", "comment": "ok"}, headers=auth("alice"))
+    assert r.status_code == 200, r.text
+    step = r.json()
+    assert step["decision"] == "approved" and step["state"] == "succeeded"
+    assert step["output"]["decisions"][0]["actor"] == "alice"
+    r = await api.post(url, json={"outcome": "approved"}, headers=auth("bob"))
+    assert r.status_code == 409
+
+    async def completed() -> dict[str, Any] | None:
+        doc = (await api.get(f"/runs/{run_id}", headers=auth("eve"))).json()
+        return doc if doc["state"] == "completed" else None
+
+    doc = await eventually(completed)
+    assert doc and doc["output"] == {"decision": "approved"}
+    r = await api.post(url, json={"outcome": "approved"}, headers=auth("bob"))
+    assert r.status_code == 409  # run closed
+    r = await api.post(f"/runs/{unique('ghost')}/steps/approve/decision", json={"outcome": "x"},
+                       headers=auth("bob"))
+    assert r.status_code == 404
+
+
+async def test_admin_decides_for_anyone(api: httpx.AsyncClient) -> None:
+    run_id = await start_approval(api)
+    r = await api.post(f"/runs/{run_id}/steps/approve/decision", json={"outcome": "rejected"},
+                       headers=auth("admin"))
+    assert r.status_code == 200, r.text
+    [vote] = r.json()["output"]["decisions"]
+    assert vote["actor"] == "admin" and vote["outcome"] == "rejected"
+
+
+async def test_form_and_reassign(api: httpx.AsyncClient) -> None:
+    name = unique("form")
+    doc = approval_template(name)
+    doc["steps"][0]["approval"]["form"] = {
+        "type": "object", "required": ["reason"], "properties": {"reason": {"type": "string"}},
+    }
+    run_id = await start_approval(api, doc)
+    base = f"/runs/{run_id}/steps/approve"
+    r = await api.post(f"{base}/decision", json={"outcome": "approved", "data": {}}, headers=auth("alice"))
+    assert r.status_code == 422, r.text
+    # delegation: only operators/admins or a current assignee
+    r = await api.post(f"{base}/reassign", json={"users": ["eve"]}, headers=auth("eve"))
+    assert r.status_code == 403
+    assert (await api.post(f"{base}/reassign", json={}, headers=auth("olga"))).status_code == 422
+    r = await api.post(f"{base}/reassign", json={"users": ["eve"]}, headers=auth("alice"))
+    assert r.status_code == 200, r.text
+    r = await api.post(f"{base}/decision", json={"outcome": "approved"}, headers=auth("alice"))
+    assert r.status_code == 403
+    r = await api.post(f"{base}/decision", json={"outcome": "approved", "data": {"reason": "fine"}},
+                       headers=auth("eve"))
+    assert r.status_code == 200, r.text
+    r = await api.post(f"{base}/reassign", json={"users": ["bob"]}, headers=auth("olga"))
+    assert r.status_code == 409

@@ -1,0 +1,144 @@
+"""One real relayflow stack for the CLI tests: `scripts/devstack.py` (Temporal dev server,
+worker, API, templates loaded) on free ports with its own data folder, plus a tiny local
+HTTP "ERP" the purchase-order template can call, and a CLI runner pointed at the stack.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKENS = {  # deploy/directory.yaml, which devstack uses
+    "alice": "change-me-alice", "dana": "change-me-dana", "mike": "change-me-mike",
+    "sam": "change-me-sam", "olga": "change-me-olga",
+}
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class _Erp(BaseHTTPRequestHandler):
+    """GET /budget/<cc> -> remaining budget; POST /orders -> the order it placed."""
+
+    def _send(self, body: object, status: int = 200) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._send({"cost_center": self.path.rsplit("/", 1)[-1], "remaining": 100000})
+
+    def do_POST(self) -> None:  # noqa: N802
+        length = int(self.headers.get("Content-Length") or 0)
+        order = json.loads(self.rfile.read(length) or b"{}")
+        self._send({"order_id": f"ORD-{order.get('po', 'x')}", "status": "placed"}, 201)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@dataclass
+class Stack:
+    api: str
+    temporal: str
+    ui: str
+    task_queue: str
+    erp: str
+    env: dict[str, str] = field(default_factory=dict)
+
+    def cli_env(self, user: str = "sam") -> dict[str, str]:
+        """Environment for the `relayflow` command: API URL and the user's token."""
+        return {"RELAYFLOW_API": self.api, "RELAYFLOW_TOKEN": TOKENS[user]}
+
+
+@pytest.fixture(scope="session")
+def erp() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Erp)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, erp: str) -> Iterator[Stack]:
+    data = tmp_path_factory.mktemp("stack")
+    tport, uport, aport = free_port(), free_port(), free_port()
+    st = Stack(
+        api=f"http://127.0.0.1:{aport}", temporal=f"127.0.0.1:{tport}",
+        ui=f"http://127.0.0.1:{uport}", task_queue=f"cli-{aport}", erp=erp,
+    )
+    env = dict(os.environ)
+    env.update(
+        RELAYFLOW_DATA_DIR=str(data), TEMPORAL_ADDRESS=st.temporal, TEMPORAL_UI_URL=st.ui,
+        API_PORT=str(aport), API_PUBLIC_URL=st.api,
+        DATABASE_URL=f"sqlite:///{data / 'relayflow.db'}", TASK_QUEUE=st.task_queue,
+    )
+    st.env = env
+    log = open(data / "devstack.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [sys.executable, "scripts/devstack.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        _wait_up(data / "devstack.log", proc, timeout=120)
+        yield st
+    except RuntimeError as e:
+        raise RuntimeError(f"{e}\n{(data / 'devstack.log').read_text()[-3000:]}") from None
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def _wait_up(log: Path, proc: subprocess.Popen[bytes], timeout: float) -> None:
+    """devstack logs "relayflow is up" once the API answers and templates/ are loaded."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"devstack exited early with {proc.returncode}")
+        if b"relayflow is up" in log.read_bytes():
+            return
+        time.sleep(0.3)
+    raise RuntimeError(f"devstack not up within {timeout}s")
+
+
+@dataclass
+class Cli:
+    """Runs `relayflow` in-process (typer's CliRunner) against the stack over a real socket."""
+
+    stack: Stack
+    runner: CliRunner = field(default_factory=CliRunner)
+
+    def __call__(self, *args: str, user: str = "sam", input: str | None = None):  # noqa: A002
+        from cli.main import app
+
+        return self.runner.invoke(app, list(args), env=self.stack.cli_env(user), input=input)
+
+
+@pytest.fixture(scope="session")
+def cli(stack: Stack) -> Cli:
+    return Cli(stack)

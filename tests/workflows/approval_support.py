@@ -1,0 +1,142 @@
+"""Helpers for the approval / SLA tests: a directory file, a notification receiver, a worker."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from temporalio.client import Client, WorkflowHandle
+from temporalio.worker import Worker
+
+from activities.assignees import resolve_assignees
+from activities.task_notify import notify_task
+from activities.webhook import webhook
+from settings import get_settings
+from tests.workflows.interp_support import TEST_ACTIVITIES, worker
+from workflows.interpreter import TemplateWorkflow
+from workflows.io import DecideInput, ReassignInput, RunStatus, StepStatus
+
+APPROVAL_ACTIVITIES = [resolve_assignees, notify_task, webhook]
+
+DIRECTORY: dict[str, Any] = {
+    "users": [
+        {"id": "ann", "email": "ann@example.com", "roles": ["manager"]},
+        {"id": "bob", "email": "bob@example.com", "roles": ["manager"]},
+        {"id": "cat", "email": "cat@example.com", "roles": ["reviewer"]},
+        {"id": "dan", "email": "dan@example.com", "roles": ["director"]},
+        {"id": "eve", "email": "eve@example.com", "roles": ["admin"]},
+    ]
+}
+
+
+@pytest.fixture
+def directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    path = tmp_path / "directory.yaml"
+    path.write_text(yaml.safe_dump(DIRECTORY))
+    monkeypatch.setenv("DIRECTORY_FILE", str(path))
+    monkeypatch.delenv("SMTP_HOST", raising=False)
+    get_settings.cache_clear()
+    yield path
+    get_settings.cache_clear()
+
+
+class Receiver:
+    """A local HTTP server counting POSTs per path (where SLA webhooks land)."""
+
+    def __init__(self) -> None:
+        self.hits: Counter[str] = Counter()
+        self.bodies: dict[str, list[Any]] = {}
+        self.keys: dict[str, list[str]] = {}
+        lock = threading.Lock()
+        rec = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with lock:
+                    rec.hits[self.path] += 1
+                    rec.bodies.setdefault(self.path, []).append(json.loads(body or b"null"))
+                    rec.keys.setdefault(self.path, []).append(self.headers.get("Idempotency-Key"))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.close()
+
+
+def approval_worker(client: Client, **kwargs: Any) -> Worker:
+    return worker(client, activities=[*TEST_ACTIVITIES, *APPROVAL_ACTIVITIES], **kwargs)
+
+
+def approval(id: str, **spec: Any) -> dict[str, Any]:
+    """An approval step; `sla=[...]`, `depends_on=[...]` go on the step, the rest in `approval`."""
+    step: dict[str, Any] = {"id": id}
+    for key in ("sla", "depends_on", "when", "run_if", "optional"):
+        if key in spec:
+            step[key] = spec.pop(key)
+    step["approval"] = spec
+    return step
+
+
+async def status(h: WorkflowHandle[Any, Any]) -> RunStatus:
+    return await h.query(TemplateWorkflow.status)
+
+
+async def wait_for(
+    h: WorkflowHandle[Any, Any], pred: Callable[[RunStatus], bool], timeout: float = 15
+) -> RunStatus:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        st = await status(h)
+        if pred(st):
+            return st
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met; last status: {st.model_dump_json(indent=1)}")
+        await asyncio.sleep(0.05)
+
+
+async def waiting(h: WorkflowHandle[Any, Any], step: str) -> RunStatus:
+    return await wait_for(h, lambda st: st.steps[step].state == "waiting" and bool(st.pending))
+
+
+async def decide(
+    h: WorkflowHandle[Any, Any], step: str, outcome: str, actor: str, **kw: Any
+) -> StepStatus:
+    inp = DecideInput(step=step, outcome=outcome, actor=actor, **kw)
+    return await h.execute_update("decide", inp, result_type=StepStatus)
+
+
+async def reassign(h: WorkflowHandle[Any, Any], step: str, actor: str, **kw: Any) -> StepStatus:
+    inp = ReassignInput(step=step, actor=actor, **kw)
+    return await h.execute_update("reassign", inp, result_type=StepStatus)
+
+
+def tag() -> str:
+    return uuid.uuid4().hex[:8]

@@ -1,0 +1,142 @@
+"""The pure approval state: eligibility, quorum counting, records, snapshot/restore."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from temporalio.exceptions import ApplicationError
+
+from workflows.approval_io import Resolved
+from workflows.approvals import ApprovalBook, ApprovalTask
+from workflows.io import DecideInput
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def task(
+    users: list[str], quorum: Any = 1, outcomes: list[str] | None = None, **kw: Any
+) -> ApprovalTask:
+    book = ApprovalBook()
+    return book.open(
+        "s",
+        outcomes=outcomes or ["approved", "rejected"],
+        quorum=quorum,
+        form=kw.get("form"),
+        resolved=Resolved(users=users, roles=kw.get("roles", [])),
+        now=NOW,
+        due_at=None,
+    )
+
+
+def vote(t: ApprovalTask, actor: str, outcome: str, **kw: Any) -> str | None:
+    d = DecideInput(step="s", outcome=outcome, actor=actor, **kw)
+    t.check(d)
+    return t.vote(d, NOW)
+
+
+def refused(t: ApprovalTask, actor: str, outcome: str, **kw: Any) -> str:
+    with pytest.raises(ApplicationError) as e:
+        t.check(DecideInput(step="s", outcome=outcome, actor=actor, **kw))
+    return e.value.type or ""
+
+
+def test_first_outcome_to_reach_quorum_wins() -> None:
+    t = task(["a", "b", "c"], quorum=2)
+    assert vote(t, "a", "rejected") is None
+    assert vote(t, "b", "approved") is None
+    assert vote(t, "c", "approved") == "approved"
+    assert t.decided_by == "quorum"
+
+
+def test_quorum_two_of_three_two_rejections() -> None:
+    t = task(["a", "b", "c"], quorum=2)
+    assert vote(t, "a", "rejected") is None
+    assert vote(t, "b", "rejected") == "rejected"
+
+
+def test_all_with_one_rejection_ends_rejected_at_once() -> None:
+    t = task(["a", "b", "c"], quorum="all")
+    assert t.required == 3
+    assert vote(t, "a", "approved") is None
+    assert vote(t, "b", "rejected") == "rejected"  # `approved` can no longer reach 3
+
+
+def test_unreachable_falls_back_to_last_outcome() -> None:
+    t = task(["a", "b", "c"], quorum=2, outcomes=["approved", "changes", "rejected"])
+    assert vote(t, "a", "approved") is None
+    assert vote(t, "b", "changes") is None
+    assert vote(t, "c", "rejected") == "rejected"
+
+
+def test_single_outcome_waits_for_its_quorum() -> None:
+    t = task(["a", "b"], quorum=2, outcomes=["ack"])
+    assert vote(t, "a", "ack") is None
+    assert vote(t, "b", "ack") == "ack"
+
+
+def test_refusals_in_order() -> None:
+    t = task(["a", "b"], quorum=2, form={"type": "object", "required": ["why"]})
+    assert refused(t, "zed", "approved") == "NotAssignee"
+    assert refused(t, "a", "maybe") == "OutcomeNotAllowed"
+    assert refused(t, "a", "approved") == "InvalidForm"
+    vote(t, "a", "approved", data={"why": "ok"})
+    assert refused(t, "a", "approved", data={"why": "again"}) == "AlreadyVoted"
+    vote(t, "b", "approved", data={"why": "fine"})
+    assert refused(t, "b", "approved", data={"why": "late"}) == "NotAwaitingDecision"
+
+
+def test_form_errors_name_the_field() -> None:
+    t = task(["a"], form={"type": "object", "properties": {"amount": {"type": "number"}}})
+    with pytest.raises(ApplicationError) as e:
+        t.check(DecideInput(step="s", outcome="approved", actor="a", data={"amount": "x"}))
+    assert e.value.type == "InvalidForm"
+    assert e.value.details[0]["errors"][0]["loc"] == ["data", "amount"]
+
+
+def test_admin_votes_once_and_is_recorded() -> None:
+    t = task(["a", "b"], quorum=2)
+    assert vote(t, "root", "approved", as_admin=True) is None
+    assert refused(t, "root", "approved", as_admin=True) == "AlreadyVoted"
+    assert vote(t, "a", "approved") == "approved"
+    assert t.output()["decisions"][0]["as_admin"] is True
+
+
+def test_reassign_restarts_the_count() -> None:
+    t = task(["a", "b"], quorum="all")
+    vote(t, "a", "approved")
+    t.reassign(Resolved(users=["c", "d", "e"]), "op", "request", NOW)
+    assert t.required == 3 and t.votes == []
+    assert refused(t, "a", "approved") == "NotAssignee"
+    vote(t, "c", "approved")
+    vote(t, "d", "approved")
+    assert vote(t, "e", "approved") == "approved"
+    rec = t.output()["reassignments"][0]
+    assert rec["actor"] == "op" and rec["discarded"][0]["actor"] == "a"
+
+
+def test_keys_pending_and_snapshot_roundtrip() -> None:
+    book = ApprovalBook()
+    for step, users, roles in (("x", ["a"], ["mgr"]), ("y", ["a", "b"], [])):
+        book.open(
+            step,
+            outcomes=["approved", "rejected"],
+            quorum=1,
+            form=None,
+            resolved=Resolved(users=users, roles=roles),
+            now=NOW,
+            due_at=None,
+        )
+    assert book.keys() == ["role:mgr", "user:a", "user:b"]
+    book.tasks["y"].close("approved", "quorum", NOW)
+    assert book.keys() == ["role:mgr", "user:a"]
+    assert [p.step for p in book.pending()] == ["x"]
+    again = ApprovalBook.restore(book.snapshot())
+    assert again == book
+
+
+def test_least_loaded_task_does_not_publish_the_role() -> None:
+    t = task(["b"], roles=["mgr"])
+    t.pick = "least_loaded"
+    assert t.keys() == ["user:b"]

@@ -1,0 +1,149 @@
+"""Long runs: big loops / foreach bodies inside the run's own workflow, continue-as-new
+at quiescent points with the state carried (SPEC §3)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+
+from tests.workflows.interp_support import act, start, worker
+from workflows.interpreter import TemplateWorkflow
+
+FULL = os.environ.get("RELAYFLOW_FULL_LONG_RUNS") == "1"
+
+
+def loop_doc(n: int, body: dict) -> dict:
+    return {
+        "steps": [
+            {
+                "id": "lp",
+                "loop": {"until": f"iteration + 1 >= {n}", "max_iterations": n, "steps": [body]},
+            },
+            act("after", "noop", depends_on=["lp"]),
+        ],
+        "outputs": {"last": "${{ steps.lp.output }}", "count": "${{ vars.count }}"},
+    }
+
+
+async def _runs_in_chain(client: Client, run_id: str) -> int:
+    """How many executions (continue-as-new chain) the workflow id has."""
+    n = 0
+    async for _ in client.list_workflows(f"WorkflowId = '{run_id}'"):
+        n += 1
+    return n
+
+
+async def test_loop_3000_iterations_of_set(client: Client) -> None:
+    n = 3000
+    doc = loop_doc(n, {"id": "bump", "set": {"count": "${{ iteration + 1 }}"}})
+    t0 = time.monotonic()
+    async with worker(client) as w:
+        h = await start(client, w, doc)
+        result = await h.result()
+        st = await h.query(TemplateWorkflow.status)
+    assert result == {"last": {"bump": {"count": n}}, "count": n}
+    assert st.steps[f"lp[{n - 1}].bump"].state == "succeeded"
+    assert len([k for k in st.steps if k.startswith("lp[")]) == n
+    assert time.monotonic() - t0 < 60
+
+
+async def test_foreach_2000_items_of_set(client: Client) -> None:
+    n = 2000
+    doc = {
+        "steps": [
+            {
+                "id": "fe",
+                "foreach": {
+                    "items": "input.xs",
+                    "concurrency": 50,
+                    "steps": [{"id": "v", "set": {"last": "${{ item }}"}}],
+                },
+            }
+        ],
+        "outputs": {
+            "n": "${{ size(steps.fe.output) }}",
+            "at": "${{ steps.fe.output[1999].v.last }}",
+        },
+    }
+    async with worker(client) as w:
+        h = await start(client, w, doc, {"xs": list(range(n))})
+        result = await h.result()
+        st = await h.query(TemplateWorkflow.status)
+    assert result == {"n": n, "at": n - 1}
+    assert st.steps["fe[1999].v"].output == {"last": n - 1}
+
+
+@pytest.mark.parametrize("n", [3000] if FULL else [60])
+async def test_loop_of_activities_continues_as_new(client: Client, n: int) -> None:
+    doc = loop_doc(n, act("tick", "echo", **{"with": {"i": "${{ iteration }}"}}))
+    doc["steps"].insert(0, {"id": "first", "set": {"count": 0}})
+    doc["steps"][1]["depends_on"] = ["first"]
+    doc["steps"][1]["loop"]["steps"].append(
+        {"id": "bump", "depends_on": ["tick"], "set": {"count": "${{ vars.count + 1 }}"}}
+    )
+    async with worker(client) as w:
+        h = await start(client, w, doc, carry=None if FULL else {"options": {"history_limit": 120}})
+        result = await h.result()
+        st = await h.query(TemplateWorkflow.status)
+        first_history = await client.get_workflow_handle(
+            h.id, run_id=h.result_run_id
+        ).fetch_history()
+    assert result["count"] == n and result["last"]["tick"]["params"] == {"i": n - 1}
+    assert (
+        first_history.events[-1].event_type
+        == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
+    )
+    assert st.steps["first"].state == "succeeded" and st.steps["after"].state == "succeeded"
+    assert all(st.steps[f"lp[{i}].tick"].state == "succeeded" for i in range(n))
+    assert st.steps[f"lp[{n - 1}].tick"].output["key"].endswith(f"/lp[{n - 1}].tick")
+    assert st.started_at == (await h.describe()).start_time or st.started_at is not None
+
+
+@pytest.mark.parametrize("n", [2000] if FULL else [40])
+async def test_foreach_of_activities_continues_as_new(client: Client, n: int) -> None:
+    doc = {
+        "steps": [
+            {
+                "id": "fe",
+                "foreach": {
+                    "items": "input.xs",
+                    "concurrency": 5,
+                    "steps": [act("e", "echo", **{"with": {"x": "${{ item }}"}})],
+                },
+            }
+        ],
+        "outputs": {"xs": "${{ steps.fe.output.map(o, o.e.params.x) }}"},
+    }
+    async with worker(client) as w:
+        h = await start(
+            client,
+            w,
+            doc,
+            {"xs": list(range(n))},
+            carry=None if FULL else {"options": {"history_limit": 100}},
+        )
+        result = await h.result()
+        st = await h.query(TemplateWorkflow.status)
+        runs = await _runs_in_chain(client, h.id)
+    assert result == {"xs": list(range(n))}
+    assert runs > 1
+    assert all(st.steps[f"fe[{i}].e"].state == "succeeded" for i in range(n))
+
+
+async def test_continue_as_new_keeps_timer_deadline_and_pause(client: Client) -> None:
+    n = 30
+    doc = loop_doc(n, act("tick", "echo"))
+    doc["steps"].append({"id": "w", "wait": {"duration": "3s"}})
+    async with worker(client) as w:
+        h = await start(client, w, doc, carry={"options": {"history_limit": 60}})
+        result = await h.result()
+        st = await h.query(TemplateWorkflow.status)
+        runs = await _runs_in_chain(client, h.id)
+    assert runs > 1 and result["last"] == {"tick": st.steps[f"lp[{n - 1}].tick"].output}
+    took = (st.steps["w"].finished_at - st.steps["w"].started_at).total_seconds()
+    assert 3 <= took < 4.5, took  # resumed towards the original due time, not restarted
+    assert st.steps["w"].output["until"]

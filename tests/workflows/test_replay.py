@@ -1,0 +1,42 @@
+"""Determinism: every recorded history in tests/histories replays on the current code.
+
+Re-record with `python -m tests.histories.record` (see that module)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from workflows.interpreter import TemplateWorkflow
+
+HISTORIES = sorted((Path(__file__).resolve().parents[1] / "histories").glob("*.json"))
+
+
+def test_histories_exist() -> None:
+    names = {p.stem for p in HISTORIES}
+    for kind in (
+        "action_parallel",
+        "gate_set_fail",
+        "wait_timer",
+        "foreach",
+        "loop",
+        "subflow",
+        "continue_as_new",
+        "continue_as_new_last",
+        "failure_cleanup",
+    ):
+        assert kind in names
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+async def test_replay(path: Path) -> None:
+    # recorded with workflow id `rec-<scenario>` (child ids derive from it)
+    workflow_id = "rec-" + path.stem.removesuffix("_last")
+    history = WorkflowHistory.from_json(workflow_id, path.read_text())
+    replayer = Replayer(workflows=[TemplateWorkflow], data_converter=pydantic_data_converter)
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None, result.replay_failure

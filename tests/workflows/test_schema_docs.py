@@ -1,0 +1,66 @@
+"""Docs that must not drift from the code: the JSON Schema and the language reference."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import jsonschema
+import pytest
+from pydantic import BaseModel
+
+from workflows import model
+from workflows.loader import load_document
+from workflows.validate import template_json_schema
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs"
+
+
+def _models() -> list[type[BaseModel]]:
+    return [
+        obj
+        for obj in vars(model).values()
+        if isinstance(obj, type) and issubclass(obj, BaseModel) and obj.__module__ == model.__name__
+        and not obj.__name__.startswith("_")
+    ]
+
+
+def test_schema_file_in_sync() -> None:
+    """Regenerate with: .venv/bin/python -m workflows.validate --schema > docs/template.schema.json"""
+    on_disk = json.loads((DOCS / "template.schema.json").read_text())
+    assert on_disk == template_json_schema()
+
+
+def test_schema_accepts_the_library_and_uses_aliases() -> None:
+    schema = template_json_schema()
+    step = schema["$defs"]["Step"]["properties"]
+    assert "with" in step and "set" in step and "with_" not in step
+    validator = jsonschema.Draft202012Validator(schema)
+    for path in sorted((ROOT / "templates").glob("*.yaml")):
+        validator.validate(load_document(path.read_text()))
+
+
+@pytest.mark.parametrize("cls", _models(), ids=lambda c: c.__name__)
+def test_every_model_field_is_documented(cls: type[BaseModel]) -> None:
+    text = (DOCS / "templates.md").read_text()
+    for name, info in cls.model_fields.items():
+        shown = info.alias or name
+        assert re.search(rf"`{re.escape(shown)}`", text), f"{cls.__name__}.{shown} missing from docs/templates.md"
+
+
+def test_every_kind_and_run_if_documented() -> None:
+    text = (DOCS / "templates.md").read_text()
+    for kind in model.STEP_KINDS:
+        assert f"### `{kind}`" in text, kind
+    for value in ("all_succeeded", "none_failed", "any_succeeded", "all_done"):
+        assert f"`{value}`" in text
+
+
+def test_expression_doc_mentions_every_scope_name() -> None:
+    from workflows.expressions import SCOPE_NAMES, TRIGGER_NAMES
+
+    text = (DOCS / "expressions.md").read_text()
+    for name in SCOPE_NAMES | TRIGGER_NAMES:
+        assert f"`{name}`" in text, name

@@ -1,0 +1,133 @@
+"""Durability: SIGKILL the worker mid-run, restart it; every run completes and no action
+that had completed before the kill is executed again (receiver counts per Idempotency-Key)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from time import sleep
+from typing import Any
+
+import pytest
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from tests.workflows.interp_support import plan
+from workflows.interpreter import TemplateWorkflow
+from workflows.io import RunInput
+
+ROOT = Path(__file__).resolve().parents[2]
+STEPS = 6
+
+
+class Receiver:
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server API
+                self.rfile.read(int(self.headers.get("content-length", 0)))
+                with receiver.lock:
+                    receiver.counts[self.headers.get("Idempotency-Key", "?")] += 1
+                sleep(0.25)
+                body = json.dumps({"ok": True}).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.server.shutdown()
+
+
+def start_worker(env: WorkflowEnvironment, task_queue: str) -> subprocess.Popen[bytes]:
+    envvars = {
+        **os.environ,
+        "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
+        "TEMPORAL_NAMESPACE": env.client.namespace,
+        "TASK_QUEUE": task_queue,
+    }
+    return subprocess.Popen(
+        [sys.executable, "worker.py"],
+        cwd=ROOT,
+        env=envvars,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+async def test_worker_killed_mid_flight(
+    env: WorkflowEnvironment, client: Client, receiver: Receiver
+) -> None:
+    tq = f"kill-{uuid.uuid4()}"
+    steps = [
+        {
+            "id": f"s{i}",
+            "action": "http",
+            "timeout": "2s",
+            "retry": {"initial_interval": "200ms"},
+            "with": {"method": "POST", "url": receiver.url, "json": {"i": i}},
+            **({"depends_on": [f"s{i - 1}"]} if i else {}),
+        }
+        for i in range(STEPS)
+    ]
+    p = plan({"steps": steps})
+    proc = start_worker(env, tq)
+    try:
+        handles = [
+            await client.start_workflow(
+                TemplateWorkflow.run,
+                RunInput(plan=p),
+                id=f"kill-{uuid.uuid4()}",
+                task_queue=tq,
+                # a task held by the killed worker times out sooner
+                task_timeout=timedelta(seconds=2),
+            )
+            for _ in range(4)
+        ]
+        for _ in range(200):  # until the runs are part-way through
+            if sum(receiver.counts.values()) >= 8:
+                break
+            await asyncio.sleep(0.05)
+        completed: set[str] = set()
+        for h in handles:
+            st = await h.query(TemplateWorkflow.status)
+            completed |= {f"{h.id}/{k}" for k, s in st.steps.items() if s.state == "succeeded"}
+        proc.kill()
+        proc.wait()
+        assert completed, "the kill came too late: nothing had completed"
+        proc = start_worker(env, tq)
+        for h in handles:
+            await asyncio.wait_for(h.result(), 90)
+    finally:
+        proc.kill()
+        proc.wait()
+    for h in handles:
+        for i in range(STEPS):
+            assert receiver.counts[f"{h.id}/s{i}"] >= 1
+    for key in completed:
+        assert receiver.counts[key] == 1, (key, receiver.counts[key])

@@ -1,0 +1,124 @@
+"""`TemplateWorkflow`: the one generic workflow that runs any compiled template.
+
+Thin on purpose: the run loop, signals, query. State and services live in
+`workflows.runtime`, scheduling in `workflows.scheduler`, step kinds in
+`workflows.steps`. See docs/interpreter.md for the semantics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.expressions import ExpressionError, render
+    from workflows.io import DecideInput, ReassignInput, RunInput, RunStatus, StepStatus
+    from workflows.runtime import Runtime
+    from workflows.steps import approval
+
+
+@workflow.defn(name="TemplateWorkflow")
+class TemplateWorkflow:
+    @workflow.init
+    def __init__(self, inp: RunInput) -> None:
+        # built before any signal/update/query handler can run (signal-with-start too)
+        self.rt: Runtime | None = Runtime(inp)
+
+    @workflow.run
+    async def run(self, inp: RunInput) -> dict[str, Any]:
+        rt = self.rt
+        assert rt is not None
+        for start in rt.on_start:
+            start()
+        rt.changed()
+        top = asyncio.create_task(self._run_top(rt))
+        try:
+            await workflow.wait_condition(lambda: top.done() or rt.ready_to_continue())
+        except asyncio.CancelledError:
+            rt.begin_cancel()
+            top.cancel()
+            try:
+                await top
+            except asyncio.CancelledError:
+                pass
+            except ApplicationError as e:  # the run also failed while cleaning up
+                rt.error = rt.error or e.message
+            rt.closed_state, rt.closed_at = "cancelled", workflow.now()
+            await self._close(rt)
+            raise
+        if not top.done():
+            workflow.continue_as_new(inp.model_copy(update={"carry": rt.carry()}))
+        await self._close(rt)
+        return top.result()
+
+    @staticmethod
+    async def _close(rt: Runtime) -> None:
+        for hook in rt.before_close:
+            await hook()
+        rt.changed()
+
+    async def _run_top(self, rt: Runtime) -> dict[str, Any]:
+        failure = await rt.run_dag(rt.top)
+        if failure is not None:
+            address, message = failure
+            rt.error, rt.closed_state, rt.closed_at = message, "failed", workflow.now()
+            raise ApplicationError(message, address, type="StepFailed", non_retryable=True)
+        try:
+            outputs = render(rt.plan.template.outputs, rt.scope(rt.top))
+        except ExpressionError as e:
+            rt.error, rt.closed_state, rt.closed_at = f"outputs: {e}", "failed", workflow.now()
+            raise ApplicationError(rt.error, type="OutputsFailed", non_retryable=True) from None
+        rt.output, rt.closed_state, rt.closed_at = outputs, "completed", workflow.now()
+        return outputs
+
+    # ------------------------------------------------------------------ signals
+
+    @workflow.signal
+    def pause(self) -> None:
+        """Start nothing new until `resume` (running activities finish)."""
+        assert self.rt is not None
+        self.rt.pause()
+
+    @workflow.signal
+    def resume(self) -> None:
+        assert self.rt is not None
+        self.rt.resume()
+
+    # ---- approvals (workflows/steps/approval.py): the `decide` signal ignores and records
+    # ---- what the `decide` update's validator refuses (nothing written to history).
+
+    @workflow.signal(name="decide")
+    def decide_signal(self, d: DecideInput) -> None:
+        assert self.rt is not None
+        approval.decide_signal(self.rt, d)
+
+    @workflow.update(name="decide")
+    async def decide(self, d: DecideInput) -> StepStatus:
+        assert self.rt is not None
+        return await approval.decide_update(self.rt, d)
+
+    @decide.validator
+    def validate_decide(self, d: DecideInput) -> None:
+        assert self.rt is not None
+        approval.validate_decide(self.rt, d)
+
+    @workflow.update
+    async def reassign(self, r: ReassignInput) -> StepStatus:
+        assert self.rt is not None
+        return await approval.reassign_update(self.rt, r)
+
+    @reassign.validator
+    def validate_reassign(self, r: ReassignInput) -> None:
+        assert self.rt is not None
+        approval.validate_reassign(self.rt, r)
+
+    # ------------------------------------------------------------------ query
+
+    @workflow.query
+    def status(self) -> RunStatus:
+        """The run status document (SPEC §5)."""
+        assert self.rt is not None
+        return self.rt.status()

@@ -1,0 +1,336 @@
+"""Run state of one `TemplateWorkflow` execution and the API step runners use.
+
+`Runtime` owns everything the status document and continue-as-new need: step
+statuses by address, `vars`, pause, per-step progress, extension state (`ext`,
+for plug-ins such as approvals), the published `RunState` and the Web UI's
+current details. The DAG scheduler lives in `workflows.scheduler`.
+
+Workflow code only: deterministic, no I/O. Imported by the interpreter through
+`imports_passed_through` (no per-run re-import); it keeps no module-level state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+
+from workflows import scheduler, status
+from workflows import scope as scopes
+from workflows import search_attributes as sa
+from workflows.io import PendingTask, RunInput, RunStatus, StepStatus
+from workflows.model import Step
+from workflows.steps import RUNTIME_PLUGINS
+from workflows.steps.base import StepContext
+
+TERMINAL = frozenset({"succeeded", "failed", "skipped", "cancelled"})
+# continue-as-new once history passes this many events (or when Temporal suggests it);
+# overridable per run with `RunInput.carry = {"options": {"history_limit": N}}`
+HISTORY_LIMIT = 10_000
+# in-memory step starts allowed in one workflow activation before a 1 ms timer yields,
+# keeping every activation far below Temporal's 2 s deadlock detector
+STEPS_PER_ACTIVATION = 250
+CARRY_VERSION = 1
+
+
+@dataclass
+class Frame:
+    """One DAG being scheduled: the top-level steps, or one foreach item / loop iteration."""
+
+    steps: list[Step]
+    prefix: str = ""  # "" at top level, "<parent>[<i>]." inside a body
+    extra: dict[str, Any] = field(default_factory=dict)  # item/index or iteration
+    parent: Frame | None = None
+
+    def address(self, step_id: str) -> str:
+        return self.prefix + step_id
+
+
+class Runtime:
+    """State of one run plus the services a step runner needs (see `workflows.steps`)."""
+
+    def __init__(self, inp: RunInput) -> None:
+        info = workflow.info()
+        carry = inp.carry or {}
+        self.inp = inp
+        self.plan = inp.plan
+        self.run_id = info.workflow_id
+        self.options: dict[str, Any] = dict(carry.get("options") or {})
+        self.history_limit = int(self.options.get("history_limit", HISTORY_LIMIT))
+        started = carry.get("started_at")
+        self.started_at: datetime = datetime.fromisoformat(started) if started else info.start_time
+        self.statuses: dict[str, StepStatus] = {
+            k: StepStatus.model_validate(v) for k, v in (carry.get("statuses") or {}).items()
+        }
+        self.vars: dict[str, Any] = dict(carry.get("vars") or {})
+        self.paused: bool = bool(carry.get("paused", False))
+        self.progress: dict[str, dict[str, Any]] = dict(carry.get("progress") or {})
+        # free-form JSON-able state of plug-ins (approvals, SLA), carried verbatim
+        self.ext: dict[str, Any] = dict(carry.get("ext") or {})
+        self.pending: dict[str, PendingTask] = {}
+        self.sla_level: str | None = carry.get("sla_level")
+        self.generation: int = int(carry.get("generation", 0))
+        # callbacks run just before continue-as-new, to flush live state into `ext`
+        self.before_carry: list[Callable[[], None]] = []
+        # callbacks run on every change (after state bookkeeping), e.g. to upsert Assignees
+        self.on_change: list[Callable[[], None]] = []
+        # plug-in hooks (see workflows.steps docstring)
+        self.on_start: list[Callable[[], None]] = []  # at the start of every run (and after CAN)
+        self.idle_checks: list[Callable[[], bool]] = []  # all must be true to continue-as-new
+        self.before_close: list[Callable[[], Awaitable[None]]] = []  # awaited before returning
+        self.pending_sources: list[Callable[[], list[PendingTask]]] = []  # status `pending`
+        self.step_wrappers: list[Callable[[StepContext], AbstractAsyncContextManager[Any]]] = []
+        self.kinds: dict[str, str] = {}
+        self.details: dict[str, str] = {}
+        self.cancelling = False
+        self.closed_state: str | None = None
+        self.closed_at: datetime | None = None
+        self.output: Any = None
+        self.error: str | None = None
+        self._inflight = 0
+        self._draining = False
+        self._budget_history = -1
+        self._budget = 0
+        self._running: set[str] = set()
+        self._waiting: set[str] = set()
+        published = info.typed_search_attributes.get(sa.RUN_STATE)
+        # the starter sets RunState=running; treat "not set" the same (no upsert at start)
+        self._published_state = published or "running"
+        for addr, st in self.statuses.items():
+            self._track(addr, st.state)
+        self.top = Frame(steps=list(self.plan.template.steps))
+        self.register(self.top)
+        for install in RUNTIME_PLUGINS:
+            install(self)
+        self.run_info = {
+            "id": self.run_id,
+            "template": self.plan.name,
+            "version": self.plan.version,
+            "started_at": self.started_at,
+        }
+
+    # ------------------------------------------------------------------ frames & scope
+
+    def register(self, frame: Frame) -> None:
+        """Create `pending` statuses for a frame's steps (kept when carried over)."""
+        for step in frame.steps:
+            addr = frame.address(step.id)
+            self.kinds[addr] = step.kind
+            if addr not in self.statuses:
+                self.statuses[addr] = StepStatus()
+            else:
+                self._track(addr, self.statuses[addr].state)
+
+    def child_frame(
+        self, parent: Frame, address: str, index: int, extra: dict[str, Any], steps: list[Step]
+    ) -> Frame:
+        """A foreach item / loop iteration frame (statuses appear when it starts running)."""
+        return Frame(steps=steps, prefix=f"{address}[{index}].", extra=extra, parent=parent)
+
+    def frame_started(self, frame: Frame) -> bool:
+        return any(frame.address(s.id) in self.statuses for s in frame.steps)
+
+    def frame_done(self, frame: Frame) -> bool:
+        return all(
+            (st := self.statuses.get(frame.address(s.id))) is not None and st.state in TERMINAL
+            for s in frame.steps
+        )
+
+    def frame_failure(self, frame: Frame) -> tuple[str, str] | None:
+        """(address, error) of the first non-optional failed step of a frame."""
+        for s in frame.steps:
+            st = self.statuses.get(frame.address(s.id))
+            if st is not None and st.state == "failed" and not s.optional:
+                return frame.address(s.id), st.error or "failed"
+        return None
+
+    def frame_outputs(self, frame: Frame) -> dict[str, Any]:
+        return {s.id: self.statuses[frame.address(s.id)].output for s in frame.steps}
+
+    def scope(self, frame: Frame) -> dict[str, Any]:
+        return scopes.build(self, frame)
+
+    async def run_dag(self, frame: Frame) -> tuple[str, str] | None:
+        """Run a frame to the end; (address, error) of its failure, None on success.
+
+        Raises CancelledError (after `run_if: all_done` steps ran) when cancelled.
+        """
+        self.register(frame)
+        return await scheduler.run_dag(self, frame)
+
+    # ------------------------------------------------------------------ step state
+
+    def set_state(self, address: str, state: str, **fields: Any) -> StepStatus:
+        """Move a step to `state` (timestamps filled in), update fields, refresh the run state."""
+        st = self.statuses[address]
+        now = workflow.now()
+        if state in ("running", "waiting") and st.started_at is None:
+            st.started_at = now
+        if state in TERMINAL and st.finished_at is None:
+            st.finished_at = now
+        st.state = state
+        for k, v in fields.items():
+            setattr(st, k, v)
+        self._track(address, state)
+        if state in TERMINAL:
+            self.progress.pop(address, None)
+        self.changed(details=self._top_level(address))
+        return st
+
+    def set_detail(self, address: str, detail: str) -> None:
+        self.details[address] = detail
+        if self._top_level(address):
+            status.publish_details(self)
+
+    @staticmethod
+    def _top_level(address: str) -> bool:
+        return "[" not in address
+
+    def _track(self, address: str, state: str) -> None:
+        container = self.kinds.get(address) in ("foreach", "loop")
+        if state == "running" and not container:
+            self._running.add(address)
+        else:
+            self._running.discard(address)
+        if state == "waiting":
+            self._waiting.add(address)
+        else:
+            self._waiting.discard(address)
+
+    def run_state(self) -> str:
+        if self.closed_state:
+            return self.closed_state
+        if self.paused:
+            return "paused"
+        if (self._waiting or self.open_tasks()) and not self._running:
+            return "waiting"
+        return "running"
+
+    def open_tasks(self) -> list[PendingTask]:
+        """The status document's `pending`: `rt.pending` plus every plug-in source."""
+        tasks = list(self.pending.values())
+        for source in self.pending_sources:
+            tasks.extend(source())
+        return tasks
+
+    def changed(self, *, details: bool = True) -> None:
+        """Recompute RunState (upserted only when it changes) and the Web UI details.
+
+        `details=False` (a nested step changed) refreshes the details table only when
+        the run state changed: the table lists top-level steps.
+        """
+        for cb in self.on_change:
+            cb()
+        state = self.run_state()
+        if self.closed_state is None and state != self._published_state:
+            self._published_state = state
+            details = True
+            workflow.upsert_search_attributes([sa.RUN_STATE.value_set(state)])
+        if details:
+            status.publish_details(self)
+
+    def status(self) -> RunStatus:
+        return status.document(self)
+
+    # ------------------------------------------------------------------ pause & cancel
+
+    def pause(self) -> None:
+        if not self.paused:
+            self.paused = True
+            self.changed()
+
+    def resume(self) -> None:
+        if self.paused:
+            self.paused = False
+            self.changed()
+
+    async def wait_unpaused(self) -> None:
+        """Block while the run is paused (cancellation overrides pause)."""
+        if self.paused and not self.cancelling:
+            await workflow.wait_condition(lambda: not self.paused or self.cancelling)
+
+    def begin_cancel(self) -> None:
+        self.cancelling = True
+        self._draining = False
+
+    # ------------------------------------------------------------------ checkpoints
+
+    async def checkpoint(self) -> None:
+        """Await before starting anything new: pause, continue-as-new drain, CPU budget."""
+        if self.cancelling:
+            return
+        await self.wait_unpaused()
+        if not self._draining and self._should_continue():
+            self._draining = True
+        if self._draining:
+            await workflow.wait_condition(lambda: not self._draining)
+        await self._yield_if_busy()
+
+    def _should_continue(self) -> bool:
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() >= self.history_limit
+        )
+
+    async def _yield_if_busy(self) -> None:
+        length = workflow.info().get_current_history_length()
+        if length != self._budget_history:
+            self._budget_history, self._budget = length, 0
+        self._budget += 1
+        if self._budget > STEPS_PER_ACTIVATION:
+            self._budget = 0
+            await workflow.sleep(timedelta(milliseconds=1), summary="yield")
+
+    @contextmanager
+    def in_flight(self) -> Iterator[None]:
+        """Wrap every activity / child workflow call: continue-as-new waits for them."""
+        self._inflight += 1
+        try:
+            yield
+        finally:
+            self._inflight -= 1
+
+    def ready_to_continue(self) -> bool:
+        return (
+            self._draining
+            and not self.cancelling
+            and self._inflight == 0
+            and workflow.all_handlers_finished()
+            and all(check() for check in self.idle_checks)
+        )
+
+    def carry(self) -> dict[str, Any]:
+        """Everything a continue-as-new run needs to pick up where this one stopped."""
+        for cb in self.before_carry:
+            cb()
+        return {
+            "v": CARRY_VERSION,
+            "generation": self.generation + 1,
+            "options": self.options,
+            "started_at": self.started_at.isoformat(),
+            "statuses": {
+                k: st.model_dump(mode="json", exclude_defaults=True)
+                for k, st in self.statuses.items()
+            },
+            "vars": self.vars,
+            "paused": self.paused,
+            "progress": self.progress,
+            "ext": self.ext,
+            "sla_level": self.sla_level,
+        }
+
+    def resumable(self, address: str) -> bool:
+        """A step carried over in progress (running/waiting before continue-as-new)."""
+        st = self.statuses.get(address)
+        return st is not None and st.state in ("running", "waiting")
+
+    def cancel_tasks(self, tasks: list[asyncio.Task[Any]]) -> None:
+        for t in tasks:
+            if not t.done():
+                t.cancel()

@@ -1,0 +1,149 @@
+"""The DAG scheduler: runs one frame (top level, a foreach item or a loop iteration).
+
+Every step whose dependencies are finished starts at once as an asyncio task.
+`run_if` is decided before `when`. A failed non-optional step stops new steps from
+starting except `run_if: all_done` ones (those that cannot start any more are
+marked `skipped`); running steps finish. On cancellation, running steps are
+cancelled, the frame's `run_if: all_done` steps still run, the rest become
+`cancelled`, and CancelledError is re-raised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING, Any
+
+from temporalio import workflow
+from temporalio.exceptions import CancelledError as TemporalCancelledError
+from temporalio.exceptions import FailureError
+
+from workflows.expressions import ExpressionError, evaluate
+from workflows.model import Step
+from workflows.steps import STEP_RUNNERS
+from workflows.steps.base import StepContext, StepFailure
+
+if TYPE_CHECKING:
+    from workflows.runtime import Frame, Runtime
+
+TERMINAL = frozenset({"succeeded", "failed", "skipped", "cancelled"})
+
+
+def run_if_allows(run_if: str, dep_states: list[str]) -> bool:
+    if run_if == "all_done":
+        return True
+    if run_if == "none_failed":
+        return not any(s in ("failed", "cancelled") for s in dep_states)
+    if run_if == "any_succeeded":
+        return not dep_states or any(s == "succeeded" for s in dep_states)
+    return all(s == "succeeded" for s in dep_states)  # all_succeeded
+
+
+def failure_message(err: BaseException) -> str:
+    """The innermost meaningful message of a Temporal failure chain."""
+    msg = str(err)
+    cur: BaseException | None = err
+    while cur is not None:
+        if isinstance(cur, FailureError) and cur.message:
+            msg = cur.message
+        cur = cur.cause if isinstance(cur, FailureError) else None
+    return msg
+
+
+async def run_dag(rt: Runtime, frame: Frame) -> tuple[str, str] | None:
+    tasks: dict[str, asyncio.Task[None]] = {}
+    failure = rt.frame_failure(frame)  # a failure carried over a continue-as-new
+    cancelled = False
+    while True:
+        _start_ready(rt, frame, tasks, stopping=failure is not None, cancelled=cancelled)
+        running = [t for t in tasks.values() if not t.done()]
+        if not running:
+            break
+        try:
+            await workflow.wait(running, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            cancelled = True
+            rt.cancel_tasks(running)
+        if failure is None:
+            failure = rt.frame_failure(frame)
+    for t in tasks.values():  # retrieve results so nothing is logged as unretrieved
+        if not t.cancelled():
+            t.exception()
+    if cancelled:
+        raise asyncio.CancelledError()
+    return failure
+
+
+def _start_ready(
+    rt: Runtime,
+    frame: Frame,
+    tasks: dict[str, asyncio.Task[None]],
+    *,
+    stopping: bool,
+    cancelled: bool,
+) -> None:
+    progressed = True
+    while progressed:
+        progressed = False
+        for step in frame.steps:
+            addr = frame.address(step.id)
+            state = rt.statuses[addr].state
+            if step.id in tasks or state in TERMINAL:
+                continue
+            deps = [rt.statuses[frame.address(d)].state for d in step.depends_on]
+            if any(d not in TERMINAL for d in deps):
+                continue
+            if (stopping or cancelled) and step.run_if != "all_done":
+                rt.set_state(addr, "cancelled" if cancelled else "skipped")
+                progressed = True
+            elif not run_if_allows(step.run_if, deps):
+                rt.set_state(addr, "skipped")
+                progressed = True
+            else:
+                tasks[step.id] = asyncio.create_task(run_step(rt, frame, step))
+
+
+async def run_step(rt: Runtime, frame: Frame, step: Step) -> None:
+    addr = frame.address(step.id)
+    resuming = rt.resumable(addr)
+    ctx = StepContext(rt, frame, step, addr, rt.progress.get(addr) if resuming else None)
+    try:
+        await rt.checkpoint()
+        if not resuming and step.when is not None:
+            ok = evaluate(step.when, rt.scope(frame))
+            if not isinstance(ok, bool):
+                raise StepFailure(f"`when: {step.when}` must be true or false, got {ok!r}")
+            if not ok:
+                rt.set_state(addr, "skipped")
+                return
+        runner = STEP_RUNNERS.get(step.kind)
+        if runner is None:
+            raise StepFailure(f"step kind {step.kind!r} is not supported by this worker")
+        if rt.statuses[addr].state != "waiting":
+            rt.set_state(addr, "running")
+        async with AsyncExitStack() as stack:
+            for wrap in rt.step_wrappers:
+                await stack.enter_async_context(wrap(ctx))
+            output: Any = await runner(ctx)
+        rt.set_state(addr, "succeeded", output=output)
+    except asyncio.CancelledError:
+        rt.set_state(addr, "cancelled")
+        raise
+    except StepFailure as e:
+        rt.set_state(addr, "failed", error=e.message)
+    except ExpressionError as e:
+        rt.set_state(addr, "failed", error=str(e))
+    except FailureError as e:
+        if rt.cancelling and _was_cancelled(e):  # ended because the run is being cancelled
+            rt.set_state(addr, "cancelled")
+            raise asyncio.CancelledError() from e
+        rt.set_state(addr, "failed", error=failure_message(e))
+
+
+def _was_cancelled(err: BaseException) -> bool:
+    cur: BaseException | None = err
+    while isinstance(cur, FailureError):
+        if isinstance(cur, TemporalCancelledError):
+            return True
+        cur = cur.cause
+    return False

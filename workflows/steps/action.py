@@ -1,0 +1,71 @@
+"""`action: NAME` + `with:` — one activity call (SPEC §2, §4)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, RetryState
+
+from workflows.attempts import ATTEMPT_KEY, unwrap_result
+from workflows.durations import parse_duration
+from workflows.expressions import render
+from workflows.io import ActionRequest
+from workflows.model import Retry
+from workflows.steps.base import StepContext
+
+DEFAULT_TIMEOUT = timedelta(minutes=5)
+
+
+def retry_policy(retry: Retry | None) -> RetryPolicy:
+    r = retry or Retry()
+    return RetryPolicy(
+        initial_interval=parse_duration(r.initial_interval),
+        backoff_coefficient=r.backoff,
+        maximum_interval=parse_duration(r.max_interval),
+        maximum_attempts=r.max_attempts,
+        non_retryable_error_types=list(r.non_retryable) or None,
+    )
+
+
+def _failed_attempts(err: ActivityError, retry: Retry | None) -> int | None:
+    """Attempts of a failed activity: exact when retries ran out, else from the failure."""
+    cause = err.cause
+    details = getattr(cause, "details", None) or ()
+    for d in reversed(details):
+        if isinstance(d, dict) and ATTEMPT_KEY in d:
+            return int(d[ATTEMPT_KEY])
+    if err.retry_state == RetryState.MAXIMUM_ATTEMPTS_REACHED:
+        return (retry or Retry()).max_attempts
+    return None
+
+
+async def run(ctx: StepContext) -> Any:
+    rt, step = ctx.rt, ctx.step
+    params = render(step.with_ or {}, ctx.scope())
+    req = ActionRequest(
+        run_id=rt.run_id,
+        step=ctx.address,
+        idempotency_key=f"{rt.run_id}/{ctx.address}",
+        params=params,
+        report_attempt=True,
+    )
+    with rt.in_flight():
+        try:
+            result = await workflow.execute_activity(
+                step.action or "",
+                req,
+                start_to_close_timeout=parse_duration(step.timeout)
+                if step.timeout
+                else DEFAULT_TIMEOUT,
+                retry_policy=retry_policy(step.retry),
+                summary=ctx.address,
+            )
+        except ActivityError as e:
+            ctx.status.attempts = _failed_attempts(e, step.retry)
+            raise
+    output, attempts = unwrap_result(result)
+    ctx.status.attempts = attempts
+    return output
