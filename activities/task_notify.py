@@ -41,7 +41,9 @@ def render(n: TaskNotice, s: Settings) -> EmailMessage:
         lines = [f"The approval {what} was decided: {n.decision}."]
     else:
         verb = "assigned to you" if n.kind == "opened" else "reassigned to you"
-        subject = f"[relayflow] Approval needed: {n.step} ({n.run_id})"
+        subject = f"[relayflow] Approval needed: {n.step}" + (
+            f" ({n.template})" if n.template else ""
+        )
         lines = [f"An approval was {verb}: {what}."]
         if n.outcomes:
             lines.append(f"Possible outcomes: {', '.join(n.outcomes)}.")

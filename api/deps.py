@@ -36,7 +36,9 @@ def get_current_user(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> User:
-    token = credentials.credentials if credentials and credentials.scheme.lower() == "bearer" else None
+    token = (
+        credentials.credentials if credentials and credentials.scheme.lower() == "bearer" else None
+    )
     return authenticate(request.app.state.directory.get(), token)
 
 

@@ -86,13 +86,14 @@ class Timeout(RelayflowError):
 
 
 def error_response(
-    status: int, code: str, detail: str, errors: Sequence[ErrorItem] | None = None,
+    status: int,
+    code: str,
+    detail: str,
+    errors: Sequence[ErrorItem] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     body = ErrorBody(error=code, detail=detail, errors=list(errors) if errors is not None else None)
-    return JSONResponse(
-        body.model_dump(exclude_none=True), status_code=status, headers=headers
-    )
+    return JSONResponse(body.model_dump(exclude_none=True), status_code=status, headers=headers)
 
 
 def loc_str(loc: Sequence[Any]) -> str:
@@ -107,9 +108,16 @@ def loc_str(loc: Sequence[Any]) -> str:
 
 
 _STATUS_CODES = {
-    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-    405: "method_not_allowed", 406: "not_acceptable", 409: "conflict",
-    413: "payload_too_large", 415: "unsupported_media_type", 422: "invalid",
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid",
     429: "too_many_requests",
 }
 
@@ -129,10 +137,28 @@ async def _http(_: Request, exc: Exception) -> JSONResponse:
 
 async def _validation(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    items = [ErrorItem(loc=loc_str(e.get("loc", ())), msg=str(e.get("msg", ""))) for e in exc.errors()]
+    items = [
+        ErrorItem(loc=loc_str(e.get("loc", ())), msg=str(e.get("msg", ""))) for e in exc.errors()
+    ]
     first = items[0] if items else None
     detail = f"{first.loc}: {first.msg}" if first else "the request is invalid"
     return error_response(422, "invalid_request", detail, items)
+
+
+async def _temporal(request: Request, exc: Exception) -> JSONResponse:
+    """Safety net: a Temporal call that failed outside a service's own handling."""
+    from temporalio.service import RPCError, RPCStatusCode
+
+    assert isinstance(exc, RPCError)
+    log.warning("Temporal error on %s %s: %s", request.method, request.url.path, exc)
+    if exc.status == RPCStatusCode.DEADLINE_EXCEEDED:
+        return error_response(504, "timeout", f"Temporal did not answer in time: {exc.message}")
+    return error_response(503, "unavailable", f"Temporal failed the request: {exc.message}")
+
+
+async def _database(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("database error on %s %s: %s", request.method, request.url.path, exc)
+    return error_response(503, "unavailable", "the database is unavailable; retry later")
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -144,6 +170,12 @@ def install_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RelayflowError, _domain)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(RequestValidationError, _validation)
+    from sqlalchemy.exc import InterfaceError, OperationalError
+    from temporalio.service import RPCError
+
+    app.add_exception_handler(RPCError, _temporal)
+    app.add_exception_handler(OperationalError, _database)
+    app.add_exception_handler(InterfaceError, _database)
     app.add_exception_handler(Exception, _unexpected)
 
 

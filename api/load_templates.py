@@ -2,7 +2,8 @@
 
     python -m api.load_templates templates/ [more dirs or files]
 
-Every `*.yaml` / `*.yml` / `*.json` file (directories searched recursively) is
+Every `*.yaml` / `*.yml` file directly in a given directory (not its subdirectories:
+`templates/examples/` holds run inputs) and every file named explicitly is
 validated and saved as a new version, unless the latest stored version has an
 identical body. Templates that call others through `subflow` are retried after
 the rest, so load order does not matter. Exit status 1 when a file was invalid.
@@ -27,19 +28,22 @@ from workflows.loader import TemplateSyntaxError, load_document
 
 log = logging.getLogger("relayflow.load_templates")
 SUFFIXES = {".yaml": "yaml", ".yml": "yaml", ".json": "json"}
+DIR_SUFFIXES = (".yaml", ".yml")
 
 
 def template_files(paths: Iterable[str | Path]) -> list[Path]:
     found: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            found += sorted(f for f in p.rglob("*") if f.suffix in SUFFIXES and f.is_file())
+            found += sorted(f for f in p.iterdir() if f.suffix in DIR_SUFFIXES and f.is_file())
         elif p.is_file():
             found.append(p)
     return found
 
 
-async def load(engine: AsyncEngine, paths: Iterable[str | Path], user: str = "loader") -> dict[str, str]:
+async def load(
+    engine: AsyncEngine, paths: Iterable[str | Path], user: str = "loader"
+) -> dict[str, str]:
     """Save the files; returns `{file: "saved name@v" | "unchanged name@v" | "error: ..."}`."""
     results: dict[str, str] = {}
     pending: list[tuple[Path, dict]] = []  # type: ignore[type-arg]
@@ -86,10 +90,13 @@ async def _main(paths: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m api.load_templates", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m api.load_templates", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("paths", nargs="+", help="template files or directories")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     return asyncio.run(_main(args.paths))
 
 

@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 
@@ -13,18 +15,37 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware timestamps on every backend (SQLite drops the offset: read back as UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
 class TemplateVersion(SQLModel, table=True):
     """One immutable saved version of a template; `(name, version)` is unique."""
 
     __tablename__ = "template_versions"
-    __table_args__ = (UniqueConstraint("name", "version", name="uq_template_versions_name_version"),)
+    __table_args__ = (
+        UniqueConstraint("name", "version", name="uq_template_versions_name_version"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=100, index=True)
     version: int
     body: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
     )
     created_by: str | None = Field(default=None, max_length=200)
 
@@ -41,7 +62,7 @@ class Trigger(SQLModel, table=True):
     version: int | None = Field(default=None)
     input: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
     )
     created_by: str | None = Field(default=None, max_length=200)
 
@@ -55,5 +76,5 @@ class Delivery(SQLModel, table=True):
     delivery_id: str = Field(primary_key=True, max_length=200)
     runs: list[str] = Field(sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
     )

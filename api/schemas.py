@@ -127,7 +127,9 @@ class ScheduleIn(_In):
     version: int | None = Field(None, ge=1, le=2**31 - 1)
     input: dict[str, Any] = Field(default_factory=dict)
     cron: str | None = Field(None, min_length=1, max_length=200)
-    interval: str | None = Field(None, min_length=1, max_length=50, description="duration, e.g. 1h or PT15M")
+    interval: str | None = Field(
+        None, min_length=1, max_length=50, description="duration, e.g. 1h or PT15M"
+    )
     timezone: str | None = Field(None, min_length=1, max_length=100)
     paused: bool = False
 

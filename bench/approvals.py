@@ -136,9 +136,10 @@ async def run(n: int = 1000, reads: int = 400, concurrency: int = 20, timeout: f
             res["all_parked"] = parked
             res["worker_rss_mb_parked"] = pid_rss_mb(worker.pid or 0)
 
-            lat = await read_latencies(a, client, ids, reads, 10)
-            res["get_run"] = summary_ms(lat["api"])
-            res["status_query"] = summary_ms(lat["query"])
+            for mode, readers in (("sequential", 1), ("concurrent", 10)):
+                lat = await read_latencies(a, client, ids, reads, readers)
+                res[f"get_run_{mode}"] = summary_ms(lat["api"])
+                res[f"status_query_{mode}"] = summary_ms(lat["query"])
 
             t0 = time.perf_counter()
             decide_lat, errors = await decide_all(a, ids, concurrency)

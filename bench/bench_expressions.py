@@ -95,7 +95,7 @@ def engines() -> dict[str, Callable[[str], Callable[[], Any]]]:
 
         def simple(src: str) -> Callable[[], Any]:
             key = next(k for k, v in EXPRS.items() if v == src)
-            ev = EvalWithCompoundTypes(names=DATA)
+            ev = EvalWithCompoundTypes(names=DATA, functions={"len": len})
             parsed = ev.parse(py[key])
             return lambda: ev.eval(py[key], previously_parsed=parsed)
 

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 
 from bench import harness
@@ -88,14 +89,23 @@ async def batch(
     stats.ids += ids
 
 
+WFT_EVENTS = {
+    EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+}
+
+
 async def history_of(client: Client, ids: list[str], sample: int) -> dict[str, Any]:
-    """Event counts of `sample` runs: min/max and the histogram of the first."""
-    counts, first = [], None
+    """Event counts of `sample` runs: min/max, the events other than workflow-task ones
+    (the same for every run of a shape: start, activities, completion) and a histogram."""
+    counts, non_wft, first = [], set(), None
     for wid in ids[:sample]:
         types = await history_events(client, wid)
         counts.append(len(types))
+        non_wft.add(sum(1 for t in types if t not in WFT_EVENTS))
         first = first or event_histogram(types)
-    return {"min": min(counts), "max": max(counts), "histogram": first}
+    return {"min": min(counts), "max": max(counts), "non_wft": sorted(non_wft), "histogram": first}
 
 
 async def measure_shape(
@@ -116,7 +126,9 @@ async def measure_shape(
         order = SIDES if r % 2 == 0 else SIDES[::-1]
         for side in order:
             await batch(starters[side], f"{side}-{shape}", n, concurrency, stats[side], rig.server_pid)
-    out: dict[str, Any] = {"shape": shape, "activities": activities, "concurrency": concurrency}
+    out: dict[str, Any] = {
+        "shape": shape, "activities": activities, "concurrency": concurrency, "runs_per_batch": n,
+    }
     for side in SIDES:
         out[side] = stats[side].report()
         out[side]["history"] = await history_of(client, stats[side].ids, history_sample)
@@ -130,13 +142,19 @@ async def measure_shape(
     return out
 
 
+def batch_size(activities: int, scale: float) -> int:
+    """Runs per batch: about `scale` × 300 activities per batch, at least 10 runs."""
+    return max(10, round(scale * 300 / activities))
+
+
 async def run(
-    shapes: list[str] | None = None, rounds: int = 4, n: int = 40, concurrency: int = 10
+    shapes: list[str] | None = None, rounds: int = 4, scale: float = 1.0, concurrency: int = 10
 ) -> dict[str, Any]:
     """The overhead bench on a fresh dev server; one result dict per shape."""
     results = []
     async with harness.rig() as rig:
         for shape in shapes or list(SHAPES):
+            n = batch_size(SHAPES[shape][1], scale)
             res = await measure_shape(rig, shape, rounds, n, concurrency)
             results.append(res)
             print(
@@ -146,7 +164,7 @@ async def run(
                 f"..{res['handwritten']['history']['max']}",
                 flush=True,
             )
-    return {"shapes": results, "rounds": rounds, "runs_per_batch": n, "concurrency": concurrency}
+    return {"shapes": results, "rounds": rounds, "concurrency": concurrency}
 
 
 if __name__ == "__main__":
@@ -154,5 +172,5 @@ if __name__ == "__main__":
     import sys
 
     quick = "--quick" in sys.argv
-    res = asyncio.run(run(rounds=2 if quick else 4, n=10 if quick else 40))
+    res = asyncio.run(run(rounds=2 if quick else 4, scale=0.2 if quick else 1.0))
     print(json.dumps(res, indent=1, default=str)[:5000])

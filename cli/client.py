@@ -162,6 +162,14 @@ class ApiClient:
             "POST", f"/runs/{_seg(run_id)}/steps/{_seg(step)}/decision", json=body
         )
 
+    def reassign(
+        self, run_id: str, step: str, users: list[str] | None = None, roles: list[str] | None = None
+    ) -> Any:
+        body = {"users": users or [], "roles": roles or []}
+        return self.request(
+            "POST", f"/runs/{_seg(run_id)}/steps/{_seg(step)}/reassign", json=body
+        )
+
     def inbox(self) -> Any:
         return self.request("GET", "/inbox")
 

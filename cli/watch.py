@@ -22,7 +22,8 @@ def reached(doc: dict[str, Any], until: str) -> bool:
     state = doc.get("state")
     if state in render.CLOSED:
         return True
-    return until == "waiting" and (state == "waiting" or bool(doc.get("pending")))
+    # "waiting": a person must act — an open approval, or a paused run to resume
+    return until == "waiting" and (state in ("waiting", "paused") or bool(doc.get("pending")))
 
 
 def exit_code(doc: dict[str, Any], until: str, console: Console) -> int:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 from pydantic import BaseModel, Field
 from temporalio import workflow
@@ -292,11 +292,18 @@ def required_votes(quorum: int | str, assignees: int) -> int:
 def form_errors(schema: dict[str, Any], data: Any) -> list[dict[str, Any]]:
     """JSON-Schema errors of `data` as `[{loc, msg}]` (empty when valid), deterministic order."""
     cls = jsonschema.validators.validator_for(schema)
-    errors = sorted(
-        cls(schema).iter_errors(data), key=lambda e: (list(map(str, e.path)), e.message)
-    )
+    try:
+        cls.check_schema(schema)
+        errors = sorted(
+            cls(schema).iter_errors(data), key=lambda e: (list(map(str, e.path)), e.message)
+        )
+    except Exception as exc:  # noqa: BLE001 - a broken form must not fail the workflow task
+        # (save-time validation rejects such forms; never accept unchecked data)
+        return [
+            {"loc": ["form"], "msg": f"the step's form is not usable: {str(exc).splitlines()[0]}"}
+        ]
     return [{"loc": ["data", *map(str, e.path)], "msg": e.message} for e in errors]
 
 
-def _fail(kind: str, message: str) -> Any:
+def _fail(kind: str, message: str) -> NoReturn:
     raise ApplicationError(message, type=kind, non_retryable=True)

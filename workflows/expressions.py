@@ -24,8 +24,14 @@ from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from cel_expr_python import cel
-from cel_expr_python.ext import ext_encoders, ext_math, ext_optional, ext_strings
+from temporalio import workflow
+
+# The C++ extension cannot be imported twice in one process (pybind11 registers its
+# types globally), so even when this module is re-imported inside the Temporal
+# workflow sandbox, the extension itself is always passed through.
+with workflow.unsafe.imports_passed_through():
+    from cel_expr_python import cel
+    from cel_expr_python.ext import ext_encoders, ext_math, ext_optional, ext_strings
 
 from workflows._cel_lex import Token, scan_embedded, tokenize
 
@@ -237,6 +243,21 @@ def _to_plain(value: Any) -> Any:
 # ---------------------------------------------------------------- public API
 
 
+def _eval(program: _Program, source: str, data: dict[str, Any]) -> Any:
+    try:
+        return program.expr.eval(data=data)
+    except RuntimeError as e:
+        detail = _clean(str(e))
+        if "budget" in detail.lower():
+            detail = "budget exceeded: more than 10000 comprehension iterations"
+        raise ExpressionError(source, detail) from None
+
+
+def _failed(result: Any) -> bool:
+    kind = result.type()
+    return bool(kind == cel.Type.ERROR or kind == cel.Type.UNKNOWN)
+
+
 def evaluate(source: str, scope: Mapping[str, Any]) -> Any:
     """Evaluate one CEL expression against plain data; returns plain, key-sorted Python.
 
@@ -244,22 +265,25 @@ def evaluate(source: str, scope: Mapping[str, Any]) -> Any:
     errors and exceeded budgets; the message includes the expression.
     """
     program = _compile(source, frozenset(scope))
-    size = _Size()
-    data = {name: _to_cel(scope[name], size, source) for name in program.roots if name in scope}
-    if program.builds and size.largest * (1 + program.plus) > MAX_BUILD_ELEMENTS:
-        raise ExpressionError(
-            source,
-            f"budget exceeded: map()/filter() over data with more than {MAX_BUILD_ELEMENTS} "
-            "elements; use exists()/all()/size() or reduce the data in an action",
-        )
-    try:
-        result = program.expr.eval(data=data)
-    except RuntimeError as e:
-        detail = _clean(str(e))
-        if "budget" in detail.lower():
-            detail = "budget exceeded: more than 10000 comprehension iterations"
-        raise ExpressionError(source, detail) from None
-    if result.type() == cel.Type.ERROR or result.type() == cel.Type.UNKNOWN:
+    names = [name for name in program.roots if name in scope]
+    if program.builds:
+        size = _Size()
+        data = {name: _to_cel(scope[name], size, source) for name in names}
+        if size.largest * (1 + program.plus) > MAX_BUILD_ELEMENTS:
+            raise ExpressionError(
+                source,
+                f"budget exceeded: map()/filter() over data with more than {MAX_BUILD_ELEMENTS} "
+                "elements; use exists()/all()/size() or reduce the data in an action",
+            )
+        result = _eval(program, source, data)
+    else:
+        # fast path: plain JSON data goes in as it is; convert only when CEL refuses a
+        # value (datetime, tuple, model...), which it reports lazily on access
+        result = _eval(program, source, {name: scope[name] for name in names})
+        if _failed(result) and "Non-CEL value type" in str(result.plain_value()):
+            converted = {name: _to_cel(scope[name], _Size(), source) for name in names}
+            result = _eval(program, source, converted)
+    if _failed(result):
         raise ExpressionError(source, _clean(str(result.plain_value())))
     try:
         out = _to_plain(result.plain_value())

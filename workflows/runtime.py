@@ -34,7 +34,7 @@ TERMINAL = frozenset({"succeeded", "failed", "skipped", "cancelled"})
 HISTORY_LIMIT = 10_000
 # in-memory step starts allowed in one workflow activation before a 1 ms timer yields,
 # keeping every activation far below Temporal's 2 s deadlock detector
-STEPS_PER_ACTIVATION = 250
+STEPS_PER_ACTIVATION = 500
 CARRY_VERSION = 1
 
 

@@ -22,7 +22,9 @@ async def _temporal(request: Request) -> bool:
     client = request.app.state.temporal
     try:
         await asyncio.wait_for(
-            client.workflow_service.describe_namespace(DescribeNamespaceRequest(namespace=client.namespace)),
+            client.workflow_service.describe_namespace(
+                DescribeNamespaceRequest(namespace=client.namespace)
+            ),
             TIMEOUT,
         )
         return True

@@ -25,18 +25,24 @@ _BODY: dict[str, Any] = {
 
 
 @router.post(
-    "/hooks/{source}", status_code=status.HTTP_202_ACCEPTED, openapi_extra=_BODY,
+    "/hooks/{source}",
+    status_code=status.HTTP_202_ACCEPTED,
+    openapi_extra=_BODY,
     responses=error_responses(401, 413, 422),
 )
 async def receive_hook(
-    source: Annotated[str, Path(pattern=TRIGGER_ID)], request: Request,
-    session: SessionDep, client: TemporalDep, settings: SettingsDep,
+    source: Annotated[str, Path(pattern=TRIGGER_ID)],
+    request: Request,
+    session: SessionDep,
+    client: TemporalDep,
+    settings: SettingsDep,
 ) -> HookResult:
     """Run every matching rule of `source`; a repeated delivery id returns the first runs."""
     raw = await request.body()
     headers = {k.lower(): v for k, v in request.headers.items()}
     result = await triggers.deliver(session, client, settings, source, raw, headers)
     return HookResult(
-        runs=result.runs, duplicate=result.duplicate,
+        runs=result.runs,
+        duplicate=result.duplicate,
         skipped=[Finding(loc=s.loc, msg=s.msg) for s in result.skipped],
     )

@@ -18,7 +18,10 @@ async def inbox(client: TemporalDep, settings: SettingsDep, user: CurrentUser) -
     items = await listing.inbox(client, user)
     return [
         InboxEntry(
-            run_id=i.run_id, template=i.template, version=i.version, pending=i.pending,
+            run_id=i.run_id,
+            template=i.template,
+            version=i.version,
+            pending=i.pending,
             ui_url=starting.ui_url(settings, client.namespace, i.run_id),
         )
         for i in items

@@ -31,31 +31,47 @@ Filter = Annotated[str | None, Query(min_length=1, max_length=200)]
 
 
 @router.post(
-    "", status_code=status.HTTP_201_CREATED,
-    responses={200: {"model": RunRef, "description": "the same run was already started"}}
-    | error_responses(401, 404, 409, 413, 422),
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(401, 404, 409, 413, 422)
+    | {200: {"model": RunRef, "description": "the same run was already started"}},
 )
 async def start_run(
-    body: StartRun, response: Response, session: SessionDep, client: TemporalDep,
-    settings: SettingsDep, user: CurrentUser,
+    body: StartRun,
+    response: Response,
+    session: SessionDep,
+    client: TemporalDep,
+    settings: SettingsDep,
+    user: CurrentUser,
 ) -> RunRef:
     """Start a run of a template version (default: the latest). A repeated `run_id` is 409,
     or 200 with the existing run when template and input are identical."""
-    run = await starting.prepare(session, body.template, body.version, body.input, user.id, body.tags)
+    run = await starting.prepare(
+        session, body.template, body.version, body.input, user.id, body.tags
+    )
     run_id = body.run_id or starting.new_run_id(body.template)
-    started = await starting.start(client, settings, run, run_id, same_version=body.version is not None)
+    started = await starting.start(
+        client, settings, run, run_id, same_version=body.version is not None
+    )
     if not started.created:
         response.status_code = status.HTTP_200_OK
     return RunRef(
-        run_id=started.run_id, template=started.template, version=started.version,
+        run_id=started.run_id,
+        template=started.template,
+        version=started.version,
         ui_url=starting.ui_url(settings, client.namespace, started.run_id),
     )
 
 
 @router.get("", responses=error_responses(401, 422))
 async def list_runs(
-    client: TemporalDep, settings: SettingsDep, _: CurrentUser,
-    template: Filter = None, state: Filter = None, assignee: Filter = None, tag: Filter = None,
+    client: TemporalDep,
+    settings: SettingsDep,
+    _: CurrentUser,
+    template: Filter = None,
+    state: Filter = None,
+    assignee: Filter = None,
+    tag: Filter = None,
     started_by: Filter = None,
     page_size: Annotated[int, Query(ge=1, le=1000)] = 50,
     next_page_token: Annotated[str | None, Query(max_length=10_000)] = None,
@@ -71,7 +87,9 @@ async def list_runs(
 
 
 @router.get("/{run_id}", responses=error_responses(401, 404, 422))
-async def get_run(run_id: RunIdPath, client: TemporalDep, settings: SettingsDep, _: CurrentUser) -> RunDetail:
+async def get_run(
+    run_id: RunIdPath, client: TemporalDep, settings: SettingsDep, _: CurrentUser
+) -> RunDetail:
     """The run status document (also for closed runs)."""
     doc, desc = await runs.status(client, run_id)
     attrs = desc.typed_search_attributes
@@ -95,13 +113,18 @@ def _control(action: str):  # type: ignore[no-untyped-def]
 
 for _action in ("pause", "resume", "cancel"):
     router.add_api_route(
-        f"/{{run_id}}/{_action}", _control(_action), methods=["POST"],
-        status_code=status.HTTP_202_ACCEPTED, responses=error_responses(401, 403, 404, 409, 422),
+        f"/{{run_id}}/{_action}",
+        _control(_action),
+        methods=["POST"],
+        status_code=status.HTTP_202_ACCEPTED,
+        responses=error_responses(401, 403, 404, 409, 422),
         name=f"{_action}_run",
     )
 
 
-@router.post("/{run_id}/steps/{step}/decision", responses=error_responses(401, 403, 404, 409, 413, 422, 504))
+@router.post(
+    "/{run_id}/steps/{step}/decision", responses=error_responses(401, 403, 404, 409, 413, 422, 504)
+)
 async def decide(
     run_id: RunIdPath, step: StepPath, body: Decision, client: TemporalDep, user: CurrentUser
 ) -> StepStatus:
@@ -109,7 +132,9 @@ async def decide(
     return await runs.decide(client, run_id, step, user, body.outcome, body.comment, body.data)
 
 
-@router.post("/{run_id}/steps/{step}/reassign", responses=error_responses(401, 403, 404, 409, 413, 422, 504))
+@router.post(
+    "/{run_id}/steps/{step}/reassign", responses=error_responses(401, 403, 404, 409, 413, 422, 504)
+)
 async def reassign(
     run_id: RunIdPath, step: StepPath, body: Reassign, client: TemporalDep, user: CurrentUser
 ) -> StepStatus:

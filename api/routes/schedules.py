@@ -15,13 +15,21 @@ from api.services import schedules
 router = APIRouter(prefix="/schedules", tags=["schedules"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=error_responses(401, 403, 404, 409, 413, 422))
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, responses=error_responses(401, 403, 404, 409, 413, 422)
+)
 async def create_schedule(
-    body: ScheduleIn, session: SessionDep, client: TemporalDep, settings: SettingsDep, user: CurrentUser
+    body: ScheduleIn,
+    session: SessionDep,
+    client: TemporalDep,
+    settings: SettingsDep,
+    user: CurrentUser,
 ) -> ScheduleOut:
     """Create a schedule (`cron` or `interval`); input is checked and the version pinned now."""
     require_any_role(user, DESIGNER_ROLES, "creating schedules")
-    created = await schedules.create(session, client, settings, schedules.ScheduleRequest(**body.model_dump()), user.id)
+    created = await schedules.create(
+        session, client, settings, schedules.ScheduleRequest(**body.model_dump()), user.id
+    )
     return ScheduleOut(**created.__dict__)
 
 
@@ -31,7 +39,11 @@ async def list_schedules(client: TemporalDep, _: CurrentUser) -> list[ScheduleOu
     return [ScheduleOut(**s.__dict__) for s in await schedules.list_all(client)]
 
 
-@router.delete("/{schedule_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(401, 403, 404, 422))
+@router.delete(
+    "/{schedule_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(401, 403, 404, 422),
+)
 async def delete_schedule(
     schedule_id: Annotated[str, Path(pattern=SCHEDULE_ID)], client: TemporalDep, user: CurrentUser
 ) -> Response:

@@ -37,8 +37,11 @@ VersionQuery = Annotated[int | None, Query(ge=1, le=2**31 - 1)]
 
 def _info(row: TemplateVersion) -> TemplateInfo:
     return TemplateInfo(
-        name=row.name, version=row.version, description=row.body.get("description"),
-        created_at=row.created_at, created_by=row.created_by,
+        name=row.name,
+        version=row.version,
+        description=row.body.get("description"),
+        created_at=row.created_at,
+        created_by=row.created_by,
     )
 
 
@@ -47,7 +50,9 @@ async def _document(request: Request) -> dict[str, Any]:
 
 
 @router.post(
-    "", status_code=status.HTTP_201_CREATED, openapi_extra=_BODY,
+    "",
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra=_BODY,
     responses=error_responses(401, 403, 413, 415, 422),
 )
 async def save_template(request: Request, session: SessionDep, user: CurrentUser) -> SavedTemplate:
@@ -60,7 +65,9 @@ async def save_template(request: Request, session: SessionDep, user: CurrentUser
 
 
 @router.post("/validate", openapi_extra=_BODY, responses=error_responses(401, 413, 415, 422))
-async def validate_template(request: Request, session: SessionDep, _: CurrentUser) -> ValidationReport:
+async def validate_template(
+    request: Request, session: SessionDep, _: CurrentUser
+) -> ValidationReport:
     """Check a template without saving: 200 `{valid: true, findings: []}` or the 422 of a save."""
     await registry.validate(session, await _document(request))
     return ValidationReport(valid=True, findings=[])

@@ -16,7 +16,9 @@ from api.services import triggers
 router = APIRouter(prefix="/triggers", tags=["triggers"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=error_responses(401, 403, 409, 413, 422))
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, responses=error_responses(401, 403, 409, 413, 422)
+)
 async def create_trigger(body: TriggerIn, session: SessionDep, user: CurrentUser) -> TriggerOut:
     """Store a rule: deliveries to `source` whose body satisfies `when` start `template`."""
     require_any_role(user, DESIGNER_ROLES, "saving triggers")
@@ -27,10 +29,16 @@ async def create_trigger(body: TriggerIn, session: SessionDep, user: CurrentUser
 @router.get("", responses=error_responses(401))
 async def list_triggers(session: SessionDep, _: CurrentUser) -> list[TriggerOut]:
     """Every rule, by id."""
-    return [TriggerOut.model_validate(r, from_attributes=True) for r in await triggers.list_all(session)]
+    return [
+        TriggerOut.model_validate(r, from_attributes=True) for r in await triggers.list_all(session)
+    ]
 
 
-@router.delete("/{trigger_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(401, 403, 404, 422))
+@router.delete(
+    "/{trigger_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(401, 403, 404, 422),
+)
 async def delete_trigger(
     trigger_id: Annotated[str, Path(pattern=TRIGGER_ID)], session: SessionDep, user: CurrentUser
 ) -> Response:

@@ -59,7 +59,9 @@ class RunFilter:
             parts.append(f"{sa.TEMPLATE_NAME.name} = {literal(self.template, 'template')}")
         if self.state is not None:
             if self.state in OPEN_STATES:
-                parts.append(f"ExecutionStatus = 'Running' AND {sa.RUN_STATE.name} = '{self.state}'")
+                parts.append(
+                    f"ExecutionStatus = 'Running' AND {sa.RUN_STATE.name} = '{self.state}'"
+                )
             elif self.state in CLOSED_STATUSES:
                 parts.append(f"ExecutionStatus = '{CLOSED_STATUSES[self.state]}'")
             else:
@@ -68,11 +70,17 @@ class RunFilter:
                     [ErrorItem(loc="query.state", msg="unknown state")],
                 )
         if self.assignee is not None:
-            key = self.assignee if self.assignee.startswith(("user:", "role:")) else f"user:{self.assignee}"
+            key = (
+                self.assignee
+                if self.assignee.startswith(("user:", "role:"))
+                else f"user:{self.assignee}"
+            )
             parts.append(f"{sa.ASSIGNEES.name} = {literal(key, 'assignee')}")
         if self.tag is not None:
             if ":" not in self.tag:
-                raise Invalid("tag must be key:value", [ErrorItem(loc="query.tag", msg="expected key:value")])
+                raise Invalid(
+                    "tag must be key:value", [ErrorItem(loc="query.tag", msg="expected key:value")]
+                )
             parts.append(f"{sa.RUN_TAGS.name} = {literal(self.tag, 'tag')}")
         if self.started_by is not None:
             parts.append(f"{sa.STARTED_BY.name} = {literal(self.started_by, 'started_by')}")
@@ -93,7 +101,9 @@ def decode_token(token: str | None) -> bytes | None:
     if not token:
         return None
     try:
-        data = base64.b64decode(token.encode() + b"=" * (-len(token) % 4), altchars=b"-_", validate=True)
+        data = base64.b64decode(
+            token.encode() + b"=" * (-len(token) % 4), altchars=b"-_", validate=True
+        )
     except (binascii.Error, ValueError):
         data = b""
     raw, check = data[:-8], data[-8:]
@@ -139,7 +149,9 @@ async def list_runs(
     client: Client, filters: RunFilter, page_size: int, token: str | None
 ) -> tuple[list[RunSummary], str | None]:
     """One page, in visibility order (open runs first, each group newest first)."""
-    it = client.list_workflows(filters.query(), page_size=page_size, next_page_token=decode_token(token))
+    it = client.list_workflows(
+        filters.query(), page_size=page_size, next_page_token=decode_token(token)
+    )
     try:
         await it.fetch_next_page()
     except RPCError as e:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import func
+from sqlalchemy import and_, func
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -52,7 +52,10 @@ def subflow_refs(doc: Any) -> Iterator[tuple[str, int | None]]:
         sub = step.get("subflow")
         if isinstance(sub, dict) and isinstance(sub.get("template"), str):
             version = sub.get("version")
-            yield sub["template"], version if isinstance(version, int) and not isinstance(version, bool) else None
+            yield (
+                sub["template"],
+                version if isinstance(version, int) and not isinstance(version, bool) else None,
+            )
         for kind in ("foreach", "loop"):
             body = step.get(kind)
             if isinstance(body, dict):
@@ -120,7 +123,9 @@ class _Finding:
     msg: str
 
 
-async def find(session: AsyncSession, name: str, version: int | None = None) -> TemplateVersion | None:
+async def find(
+    session: AsyncSession, name: str, version: int | None = None
+) -> TemplateVersion | None:
     stmt = select(TemplateVersion).where(TemplateVersion.name == name)
     if version is not None:
         stmt = stmt.where(TemplateVersion.version == version)
@@ -136,7 +141,9 @@ async def get(session: AsyncSession, name: str, version: int | None = None) -> T
     return row
 
 
-async def save(session: AsyncSession, doc: dict[str, Any], template: Template, user: str | None) -> TemplateVersion:
+async def save(
+    session: AsyncSession, doc: dict[str, Any], template: Template, user: str | None
+) -> TemplateVersion:
     """Store `doc` as the next version of its template.
 
     Concurrent saves of one name race on the (name, version) unique key; the loser
@@ -145,10 +152,14 @@ async def save(session: AsyncSession, doc: dict[str, Any], template: Template, u
     for attempt in range(SAVE_ATTEMPTS):
         latest = (
             await session.exec(
-                select(func.max(TemplateVersion.version)).where(TemplateVersion.name == template.name)
+                select(func.max(TemplateVersion.version)).where(
+                    TemplateVersion.name == template.name
+                )
             )
         ).one()
-        row = TemplateVersion(name=template.name, version=(latest or 0) + 1, body=doc, created_by=user)
+        row = TemplateVersion(
+            name=template.name, version=(latest or 0) + 1, body=doc, created_by=user
+        )
         session.add(row)
         try:
             await session.commit()
@@ -171,14 +182,24 @@ async def latest_versions(session: AsyncSession) -> Sequence[TemplateVersion]:
     )
     stmt = (
         select(TemplateVersion)
-        .join(newest, (TemplateVersion.name == newest.c.name) & (TemplateVersion.version == newest.c.v))
+        .join(
+            newest,
+            and_(
+                col(TemplateVersion.name) == newest.c.name,
+                col(TemplateVersion.version) == newest.c.v,
+            ),
+        )
         .order_by(TemplateVersion.name)
     )
     return (await session.exec(stmt)).all()
 
 
 async def versions(session: AsyncSession, name: str) -> Sequence[TemplateVersion]:
-    stmt = select(TemplateVersion).where(TemplateVersion.name == name).order_by(col(TemplateVersion.version))
+    stmt = (
+        select(TemplateVersion)
+        .where(TemplateVersion.name == name)
+        .order_by(col(TemplateVersion.version))
+    )
     rows = (await session.exec(stmt)).all()
     if not rows:
         raise NotFound(f"template {name!r} does not exist")

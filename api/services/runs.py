@@ -36,7 +36,11 @@ UPDATE_TIMEOUT = timedelta(seconds=30)
 
 def _failure_message(e: BaseException) -> str:
     cause = getattr(e, "cause", None)
-    while cause is not None and getattr(cause, "cause", None) is not None and not getattr(cause, "message", None):
+    while (
+        cause is not None
+        and getattr(cause, "cause", None) is not None
+        and not getattr(cause, "message", None)
+    ):
         cause = cause.cause
     return str(getattr(cause, "message", None) or cause or e)
 
@@ -81,18 +85,24 @@ async def status(client: Client, run_id: str) -> tuple[RunStatus, WorkflowExecut
 
 def can_steer(user: User, desc: WorkflowExecutionDescription) -> bool:
     starter = desc.typed_search_attributes.get(sa.STARTED_BY)
-    return bool(OPERATOR_ROLES.intersection(user.roles)) or (starter is not None and starter == user.id)
+    return bool(OPERATOR_ROLES.intersection(user.roles)) or (
+        starter is not None and starter == user.id
+    )
 
 
 async def control(client: Client, run_id: str, action: str, user: User) -> None:
     """pause / resume (signals) or cancel (Temporal cancellation) by starter/operator/admin."""
     desc = await describe(client, run_id)
     if not can_steer(user, desc):
-        raise Forbidden(f"only the run's starter, an operator or an admin may {action} run {run_id!r}")
+        raise Forbidden(
+            f"only the run's starter, an operator or an admin may {action} run {run_id!r}"
+        )
     if not is_open(desc):
         if action == "cancel" and desc.status == WorkflowExecutionStatus.CANCELED:
             return  # a second cancel is a no-op
-        raise Conflict(f"run {run_id!r} is closed ({closed_state(desc.status)}); cannot {action} it")
+        raise Conflict(
+            f"run {run_id!r} is closed ({closed_state(desc.status)}); cannot {action} it"
+        )
     handle = client.get_workflow_handle(run_id)
     try:
         if action == "cancel":
@@ -106,14 +116,21 @@ async def control(client: Client, run_id: str, action: str, user: User) -> None:
 async def _update(client: Client, run_id: str, name: str, arg: Any) -> StepStatus:
     handle = client.get_workflow_handle(run_id)
     try:
-        return await handle.execute_update(name, arg, result_type=StepStatus, rpc_timeout=UPDATE_TIMEOUT)
+        return await handle.execute_update(
+            name, arg, result_type=StepStatus, rpc_timeout=UPDATE_TIMEOUT
+        )
     except (WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, RPCError) as e:
         raise await update_error(client, run_id, e) from None
 
 
 async def decide(
-    client: Client, run_id: str, step: str, user: User,
-    outcome: str, comment: str | None, data: dict[str, Any] | None,
+    client: Client,
+    run_id: str,
+    step: str,
+    user: User,
+    outcome: str,
+    comment: str | None,
+    data: dict[str, Any] | None,
 ) -> StepStatus:
     """The `decide` update as `user`; an admin who is not an assignee decides `as_admin`."""
     decision = DecideInput(step=step, outcome=outcome, actor=user.id, comment=comment, data=data)
@@ -142,5 +159,8 @@ async def reassign(
         if not set(assignee_keys(user)).intersection(task.assignees):
             raise Forbidden(f"user {user.id!r} is neither an assignee of {step!r} nor an operator")
     return await _update(
-        client, run_id, "reassign", ReassignInput(step=step, actor=user.id, users=users, roles=roles)
+        client,
+        run_id,
+        "reassign",
+        ReassignInput(step=step, actor=user.id, users=users, roles=roles),
     )

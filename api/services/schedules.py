@@ -75,8 +75,12 @@ def _spec(req: ScheduleRequest) -> ScheduleSpec:
         except DurationError as e:
             raise Invalid(f"interval: {e}", [ErrorItem(loc="body.interval", msg=str(e))]) from None
         if every < timedelta(seconds=1):
-            raise Invalid("interval must be at least 1s", [ErrorItem(loc="body.interval", msg="too short")])
-        return ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)], time_zone_name=req.timezone)
+            raise Invalid(
+                "interval must be at least 1s", [ErrorItem(loc="body.interval", msg="too short")]
+            )
+        return ScheduleSpec(
+            intervals=[ScheduleIntervalSpec(every=every)], time_zone_name=req.timezone
+        )
     assert req.cron is not None
     return ScheduleSpec(cron_expressions=[req.cron], time_zone_name=req.timezone)
 
@@ -98,8 +102,11 @@ async def create(
         static_summary=f"{run.plan.name}@{run.plan.version}",
     )
     memo = {
-        "template": run.plan.name, "version": run.plan.version, "cron": req.cron,
-        "interval": req.interval, "timezone": req.timezone,
+        "template": run.plan.name,
+        "version": run.plan.version,
+        "cron": req.cron,
+        "interval": req.interval,
+        "timezone": req.timezone,
     }
     schedule = Schedule(
         action=action,
@@ -114,15 +121,22 @@ async def create(
         raise Conflict(f"schedule {req.id!r} already exists") from None
     except RPCError as e:
         if e.status == RPCStatusCode.INVALID_ARGUMENT:
-            raise Invalid(f"Temporal rejected the schedule: {e.message}",
-                          [ErrorItem(loc="body.cron" if req.cron else "body", msg=e.message)]) from None
+            raise Invalid(
+                f"Temporal rejected the schedule: {e.message}",
+                [ErrorItem(loc="body.cron" if req.cron else "body", msg=e.message)],
+            ) from None
         if e.status == RPCStatusCode.ALREADY_EXISTS:
             raise Conflict(f"schedule {req.id!r} already exists") from None
         raise Unavailable(f"Temporal did not create the schedule: {e.message}") from None
     return ScheduleSummary(
-        id=req.id, template=run.plan.name, version=run.plan.version,
-        cron=[req.cron] if req.cron else [], interval=[req.interval] if req.interval else [],
-        timezone=req.timezone, paused=req.paused, next_action_times=list(desc.info.next_action_times),
+        id=req.id,
+        template=run.plan.name,
+        version=run.plan.version,
+        cron=[req.cron] if req.cron else [],
+        interval=[req.interval] if req.interval else [],
+        timezone=req.timezone,
+        paused=req.paused,
+        next_action_times=list(desc.info.next_action_times),
     )
 
 
@@ -136,7 +150,9 @@ async def list_all(client: Client, limit: int = 1000) -> list[ScheduleSummary]:
                 continue  # not created through this API
             out.append(
                 ScheduleSummary(
-                    id=entry.id, template=memo.get("template"), version=memo.get("version"),
+                    id=entry.id,
+                    template=memo.get("template"),
+                    version=memo.get("version"),
                     cron=[memo["cron"]] if memo.get("cron") else [],
                     interval=[memo["interval"]] if memo.get("interval") else [],
                     timezone=memo.get("timezone"),

@@ -40,9 +40,11 @@ def check_input(schema: dict[str, Any] | None, data: Any, where: str = "input") 
     cls = validators.validator_for(schema, default=Draft202012Validator)
     try:
         validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
-        errors = sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
-    except jsonschema.SchemaError as e:  # stored templates were validated; defensive
-        raise Invalid(f"the template's input_schema is invalid: {e.message}") from None
+        errors = sorted(
+            validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]
+        )
+    except jsonschema.SchemaError as bad:  # stored templates were validated; defensive
+        raise Invalid(f"the template's input_schema is invalid: {bad.message}") from None
     if not errors:
         return
     items = []
@@ -53,7 +55,10 @@ def check_input(schema: dict[str, Any] | None, data: Any, where: str = "input") 
             path += missing[:1]
         items.append(ErrorItem(loc=loc_str(path), msg=e.message))
     more = f" (and {len(items) - 1} more)" if len(items) > 1 else ""
-    raise Invalid(f"{where} does not match the template's input_schema: {items[0].loc}: {items[0].msg}{more}", items)
+    raise Invalid(
+        f"{where} does not match the template's input_schema: {items[0].loc}: {items[0].msg}{more}",
+        items,
+    )
 
 
 async def pin_subflows(

@@ -50,7 +50,9 @@ async def create(session: AsyncSession, rule: Trigger) -> Trigger:
         await session.commit()
     except IntegrityError:
         await session.rollback()
-        raise Conflict(f"trigger {rule.id!r} already exists; delete it first to change it") from None
+        raise Conflict(
+            f"trigger {rule.id!r} already exists; delete it first to change it"
+        ) from None
     await session.refresh(rule)
     return rule
 
@@ -67,7 +69,9 @@ async def delete(session: AsyncSession, trigger_id: str) -> None:
     await session.commit()
 
 
-def verify_signature(secret: str | None, raw: bytes, headers: Mapping[str, str], source: str) -> None:
+def verify_signature(
+    secret: str | None, raw: bytes, headers: Mapping[str, str], source: str
+) -> None:
     given = next((headers[h] for h in SIGNATURE_HEADERS if h in headers), None)
     if not secret:
         raise Unauthorized(f"no webhook secret is configured for source {source!r}")
@@ -83,7 +87,9 @@ def delivery_id(raw: bytes, headers: Mapping[str, str]) -> str:
     given = next((headers[h].strip() for h in DELIVERY_HEADERS if headers.get(h, "").strip()), None)
     if given is None:
         return "sha256-" + hashlib.sha256(raw).hexdigest()[:32]
-    return given if len(given) <= 200 else "sha256-" + hashlib.sha256(given.encode()).hexdigest()[:32]
+    return (
+        given if len(given) <= 200 else "sha256-" + hashlib.sha256(given.encode()).hexdigest()[:32]
+    )
 
 
 def run_id_for(trigger_id: str, delivery: str) -> str:
@@ -98,8 +104,12 @@ class DeliveryResult:
 
 
 async def deliver(
-    session: AsyncSession, client: Client, settings: Settings,
-    source: str, raw: bytes, headers: Mapping[str, str],
+    session: AsyncSession,
+    client: Client,
+    settings: Settings,
+    source: str,
+    raw: bytes,
+    headers: Mapping[str, str],
 ) -> DeliveryResult:
     """Start a run for every rule of `source` whose `when` holds; repeats start nothing new."""
     verify_signature(settings.webhook_secrets.get(source), raw, headers, source)
@@ -112,7 +122,11 @@ async def deliver(
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise _invalid("body", f"the webhook body is not JSON: {e}") from None
     scope = {"body": body, "headers": dict(headers)}
-    rules = (await session.exec(select(Trigger).where(Trigger.source == source).order_by(col(Trigger.id)))).all()
+    rules = (
+        await session.exec(
+            select(Trigger).where(Trigger.source == source).order_by(col(Trigger.id))
+        )
+    ).all()
     result = DeliveryResult(runs=[])
     for rule in rules:
         loc = f"triggers.{rule.id}"
@@ -121,7 +135,11 @@ async def deliver(
                 continue
             data = render(rule.input, scope)
             run = await starting.prepare(
-                session, rule.template, rule.version, data, f"hook:{source}",
+                session,
+                rule.template,
+                rule.version,
+                data,
+                f"hook:{source}",
                 {"trigger": rule.id, "source": source},
             )
             run_id = run_id_for(rule.id, delivery)

@@ -38,11 +38,15 @@ async def test_loader_saves_then_skips_unchanged(
     )
     (tmp_path / "b.yml").write_text(yaml.safe_dump(simple_template(child)))
     (tmp_path / "c.yaml").write_text("name: [broken")
+    (tmp_path / "examples").mkdir()  # run inputs, not templates: not loaded
+    (tmp_path / "examples" / "x.yaml").write_text("amount: 3")
+    (tmp_path / "input.json").write_text("{}")
     engine = app.state.sessionmaker.kw["bind"]
     results = await load(engine, [tmp_path])
     assert results[str(tmp_path / "a.yaml")] == f"saved {parent}@1"
     assert results[str(tmp_path / "b.yml")] == f"saved {child}@1"
     assert results[str(tmp_path / "c.yaml")].startswith("error")
+    assert len(results) == 3
     again = await load(engine, [tmp_path / "a.yaml", tmp_path / "b.yml"])
     assert set(again.values()) == {f"unchanged {parent}@1", f"unchanged {child}@1"}
     (tmp_path / "b.yml").write_text(yaml.safe_dump(simple_template(child, description="new")))

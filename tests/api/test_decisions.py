@@ -27,7 +27,9 @@ async def start_approval(api: httpx.AsyncClient, doc: dict[str, Any] | None = No
     doc = doc or approval_template(unique("po"))
     name = doc["name"]
     await save(api, doc)
-    r = await api.post("/runs", json={"template": name, "input": {"amount": 5000}}, headers=auth("eve"))
+    r = await api.post(
+        "/runs", json={"template": name, "input": {"amount": 5000}}, headers=auth("eve")
+    )
     assert r.status_code == 201, r.text
     run_id: str = r.json()["run_id"]
 
@@ -54,6 +56,11 @@ async def test_inbox_decide_complete(api: httpx.AsyncClient) -> None:
     assert "role:manager" in item["pending"][0]["assignees"]
     assert item["ui_url"].endswith(run_id)
     assert await in_inbox(api, "eve", run_id) == []
+    for params in ({"assignee": "alice"}, {"assignee": "role:manager", "state": "waiting"}):
+        r = await api.get("/runs", params=params, headers=auth("eve"))
+        assert run_id in [x["run_id"] for x in r.json()["runs"]], params
+    r = await api.get("/runs", params={"assignee": "eve"}, headers=auth("eve"))
+    assert run_id not in [x["run_id"] for x in r.json()["runs"]]
 
     url = f"/runs/{run_id}/steps/approve/decision"
     r = await api.post(url, json={"outcome": "approved", "comment": "ok"}, headers=auth("eve"))
@@ -76,15 +83,21 @@ async def test_inbox_decide_complete(api: httpx.AsyncClient) -> None:
     assert doc and doc["output"] == {"decision": "approved"}
     r = await api.post(url, json={"outcome": "approved"}, headers=auth("bob"))
     assert r.status_code == 409  # run closed
-    r = await api.post(f"/runs/{unique('ghost')}/steps/approve/decision", json={"outcome": "x"},
-                       headers=auth("bob"))
+    r = await api.post(
+        f"/runs/{unique('ghost')}/steps/approve/decision",
+        json={"outcome": "x"},
+        headers=auth("bob"),
+    )
     assert r.status_code == 404
 
 
 async def test_admin_decides_for_anyone(api: httpx.AsyncClient) -> None:
     run_id = await start_approval(api)
-    r = await api.post(f"/runs/{run_id}/steps/approve/decision", json={"outcome": "rejected"},
-                       headers=auth("admin"))
+    r = await api.post(
+        f"/runs/{run_id}/steps/approve/decision",
+        json={"outcome": "rejected"},
+        headers=auth("admin"),
+    )
     assert r.status_code == 200, r.text
     [vote] = r.json()["output"]["decisions"]
     assert vote["actor"] == "admin" and vote["outcome"] == "rejected"
@@ -94,11 +107,15 @@ async def test_form_and_reassign(api: httpx.AsyncClient) -> None:
     name = unique("form")
     doc = approval_template(name)
     doc["steps"][0]["approval"]["form"] = {
-        "type": "object", "required": ["reason"], "properties": {"reason": {"type": "string"}},
+        "type": "object",
+        "required": ["reason"],
+        "properties": {"reason": {"type": "string"}},
     }
     run_id = await start_approval(api, doc)
     base = f"/runs/{run_id}/steps/approve"
-    r = await api.post(f"{base}/decision", json={"outcome": "approved", "data": {}}, headers=auth("alice"))
+    r = await api.post(
+        f"{base}/decision", json={"outcome": "approved", "data": {}}, headers=auth("alice")
+    )
     assert r.status_code == 422, r.text
     # delegation: only operators/admins or a current assignee
     r = await api.post(f"{base}/reassign", json={"users": ["eve"]}, headers=auth("eve"))
@@ -108,8 +125,11 @@ async def test_form_and_reassign(api: httpx.AsyncClient) -> None:
     assert r.status_code == 200, r.text
     r = await api.post(f"{base}/decision", json={"outcome": "approved"}, headers=auth("alice"))
     assert r.status_code == 403
-    r = await api.post(f"{base}/decision", json={"outcome": "approved", "data": {"reason": "fine"}},
-                       headers=auth("eve"))
+    r = await api.post(
+        f"{base}/decision",
+        json={"outcome": "approved", "data": {"reason": "fine"}},
+        headers=auth("eve"),
+    )
     assert r.status_code == 200, r.text
     r = await api.post(f"{base}/reassign", json={"users": ["bob"]}, headers=auth("olga"))
     assert r.status_code == 409

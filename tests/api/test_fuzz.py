@@ -25,7 +25,12 @@ from api.main import create_app
 from settings import Settings
 from tests.api.conftest import auth
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
 BASE = "http://testserver"
 
 schema = schemathesis.openapi.from_dict(create_app(Settings()).openapi())
@@ -50,8 +55,12 @@ def _request(client: TestClient, kwargs: dict[str, Any]) -> Any:
 
 @schema.parametrize()
 @hsettings(
-    max_examples=6, deadline=None, database=None, derandomize=True,
-    phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck),
+    max_examples=12,
+    deadline=None,
+    database=None,
+    derandomize=True,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=list(HealthCheck),
 )
 def test_openapi_contract(case: Any, fuzz_client: TestClient) -> None:
     kwargs = case.as_transport_kwargs(base_url=BASE, headers=auth("admin"))

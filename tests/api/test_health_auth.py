@@ -19,7 +19,10 @@ async def test_health_ok(api: httpx.AsyncClient) -> None:
 
 async def test_health_names_failing_parts(settings: Settings) -> None:
     broken = settings.model_copy(
-        update={"temporal_address": "127.0.0.1:1", "database_url": "postgresql+psycopg://postgres@127.0.0.1:1/x"}
+        update={
+            "temporal_address": "127.0.0.1:1",
+            "database_url": "postgresql+psycopg://postgres@127.0.0.1:1/x",
+        }
     )
     app = create_app(broken)
     # no migrations possible without a database: exercise the route with the state set by hand
@@ -46,7 +49,12 @@ async def test_openapi_and_docs(api: httpx.AsyncClient) -> None:
 
 @pytest.mark.parametrize(
     "headers",
-    [{}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic dXNlcjpwdw=="}, {"Authorization": "Bearer "}],
+    [
+        {},
+        {"Authorization": "Bearer nope"},
+        {"Authorization": "Basic dXNlcjpwdw=="},
+        {"Authorization": "Bearer "},
+    ],
 )
 async def test_401(api: httpx.AsyncClient, headers: dict[str, str]) -> None:
     r = await api.get("/templates", headers=headers)
@@ -75,18 +83,24 @@ async def test_request_validation_body(api: httpx.AsyncClient) -> None:
     assert body["error"] == "invalid_request"
     locs = {e["loc"] for e in body["errors"]}
     assert {"body.template", "body.input"} <= locs
-    r = await api.post("/runs", content=b"{not json", headers=auth("eve") | {"content-type": "application/json"})
+    r = await api.post(
+        "/runs", content=b"{not json", headers=auth("eve") | {"content-type": "application/json"}
+    )
     assert r.status_code == 422
 
 
 async def test_413_content_length_and_stream(api: httpx.AsyncClient) -> None:
     big = b"x" * (1024 * 1024 + 1)
-    r = await api.post("/templates", content=big, headers=auth("dana") | {"content-type": "application/yaml"})
+    r = await api.post(
+        "/templates", content=big, headers=auth("dana") | {"content-type": "application/yaml"}
+    )
     assert r.status_code == 413 and r.json()["error"] == "payload_too_large"
 
     async def stream():  # no Content-Length: chunked
         for _ in range(17):
             yield b"y" * 65536
 
-    r = await api.post("/templates", content=stream(), headers=auth("dana") | {"content-type": "application/yaml"})
+    r = await api.post(
+        "/templates", content=stream(), headers=auth("dana") | {"content-type": "application/yaml"}
+    )
     assert r.status_code == 413 and r.json()["error"] == "payload_too_large"

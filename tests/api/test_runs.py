@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from temporalio.client import Client
 from temporalio.worker import Worker
 
 from tests.api.conftest import approval_template, auth, save, simple_template, unique
@@ -30,8 +31,13 @@ def waiting_template(name: str) -> dict[str, Any]:
         "name": name,
         "steps": [
             {"id": "nap", "wait": {"duration": "1h"}},
-            {"id": "cleanup", "depends_on": ["nap"], "run_if": "all_done", "action": "log",
-             "with": {"message": "cleanup"}},
+            {
+                "id": "cleanup",
+                "depends_on": ["nap"],
+                "run_if": "all_done",
+                "action": "log",
+                "with": {"message": "cleanup"},
+            },
         ],
     }
 
@@ -108,7 +114,11 @@ async def test_pause_resume_cancel(api: httpx.AsyncClient) -> None:
     # only the starter, an operator or an admin
     assert (await api.post(f"/runs/{run_id}/pause", headers=auth("bob"))).status_code == 403
     r = await api.post(f"/runs/{run_id}/pause", headers=auth("eve"))
-    assert r.status_code == 202 and r.json() == {"run_id": run_id, "action": "pause", "accepted": True}
+    assert r.status_code == 202 and r.json() == {
+        "run_id": run_id,
+        "action": "pause",
+        "accepted": True,
+    }
 
     async def state(expected: str) -> bool:
         return (await api.get(f"/runs/{run_id}", headers=auth("eve"))).json()["state"] == expected
@@ -145,7 +155,9 @@ async def test_list_filters_and_pages(api: httpx.AsyncClient) -> None:
     await save(api, waiting_template(name))
     ids = []
     for i in range(3):
-        r = await start(api, "alice" if i == 0 else "bob", template=name, input={"i": i}, tags={"n": str(i)})
+        r = await start(
+            api, "alice" if i == 0 else "bob", template=name, input={"i": i}, tags={"n": str(i)}
+        )
         ids.append(r.json()["run_id"])
 
     async def listed(**params: Any) -> list[str]:
@@ -160,14 +172,17 @@ async def test_list_filters_and_pages(api: httpx.AsyncClient) -> None:
     assert await listed(state="running") == ids[::-1]
     assert await listed(state="completed") == []
 
-    page1 = (await api.get("/runs", params={"template": name, "page_size": 2}, headers=auth("eve"))).json()
+    page1 = (
+        await api.get("/runs", params={"template": name, "page_size": 2}, headers=auth("eve"))
+    ).json()
     assert len(page1["runs"]) == 2 and page1["next_page_token"]
     item = page1["runs"][0]
     assert item["template"] == name and item["version"] == 1 and item["state"] == "running"
     assert item["ui_url"].endswith(item["run_id"])
     page2 = (
         await api.get(
-            "/runs", params={"template": name, "page_size": 2, "next_page_token": page1["next_page_token"]},
+            "/runs",
+            params={"template": name, "page_size": 2, "next_page_token": page1["next_page_token"]},
             headers=auth("eve"),
         )
     ).json()
@@ -182,10 +197,36 @@ async def _len_is(result: Awaitable[list[str]], n: int) -> bool:
 
 @pytest.mark.parametrize(
     "params",
-    [{"state": "sleeping"}, {"template": "a'b"}, {"tag": "nocolon"}, {"started_by": 'x"y'},
-     {"next_page_token": "!!!"}, {"page_size": 0}, {"assignee": "a\\b"}],
+    [
+        {"state": "sleeping"},
+        {"template": "a'b"},
+        {"tag": "nocolon"},
+        {"started_by": 'x"y'},
+        {"next_page_token": "!!!"},
+        {"page_size": 0},
+        {"assignee": "a\\b"},
+    ],
 )
 async def test_list_rejects_bad_filters(api: httpx.AsyncClient, params: dict[str, Any]) -> None:
     r = await api.get("/runs", params=params, headers=auth("eve"))
     assert r.status_code == 422, r.text
     assert r.json()["error"] in ("invalid", "invalid_request")
+
+
+async def test_terminated_run(api: httpx.AsyncClient, client: Client) -> None:
+    name = unique("term")
+    await save(api, waiting_template(name))
+    run_id = (await start(api, template=name, input={})).json()["run_id"]
+    await client.get_workflow_handle(run_id).terminate("operator says stop")
+    doc = (await api.get(f"/runs/{run_id}", headers=auth("eve"))).json()
+    assert doc["state"] == "terminated" and doc["closed_at"]
+    assert (await api.post(f"/runs/{run_id}/pause", headers=auth("eve"))).status_code == 409
+    assert (await api.post(f"/runs/{run_id}/cancel", headers=auth("eve"))).status_code == 409
+
+    async def listed() -> bool:
+        r = await api.get(
+            "/runs", params={"template": name, "state": "terminated"}, headers=auth("eve")
+        )
+        return [x["run_id"] for x in r.json()["runs"]] == [run_id]
+
+    assert await eventually(listed)

@@ -12,7 +12,14 @@ import httpx
 import pytest
 from temporalio.client import Client
 
-from tests.api.conftest import WEBHOOK_SECRET, approval_template, auth, save, simple_template, unique
+from tests.api.conftest import (
+    WEBHOOK_SECRET,
+    approval_template,
+    auth,
+    save,
+    simple_template,
+    unique,
+)
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -21,8 +28,14 @@ async def test_schedule_lifecycle(api: httpx.AsyncClient, client: Client) -> Non
     name = unique("sched")
     await save(api, simple_template(name))
     sid = unique("nightly")
-    body: dict[str, Any] = {"id": sid, "template": name, "input": {"who": "cron"}, "cron": "0 3 * * *",
-                            "timezone": "Europe/Paris", "paused": True}
+    body: dict[str, Any] = {
+        "id": sid,
+        "template": name,
+        "input": {"who": "cron"},
+        "cron": "0 3 * * *",
+        "timezone": "Europe/Paris",
+        "paused": True,
+    }
     assert (await api.post("/schedules", json=body, headers=auth("eve"))).status_code == 403
     r = await api.post("/schedules", json=body, headers=auth("dana"))
     assert r.status_code == 201, r.text
@@ -55,8 +68,11 @@ async def test_schedule_interval_triggers_runs(api: httpx.AsyncClient, client: C
     name = unique("every")
     await save(api, simple_template(name))
     sid = unique("tick")
-    r = await api.post("/schedules", json={"id": sid, "template": name, "input": {}, "interval": "1s"},
-                       headers=auth("dana"))
+    r = await api.post(
+        "/schedules",
+        json={"id": sid, "template": name, "input": {}, "interval": "1s"},
+        headers=auth("dana"),
+    )
     assert r.status_code == 201, r.text
     handle = client.get_schedule_handle(sid)
     try:
@@ -73,38 +89,64 @@ async def test_schedule_interval_triggers_runs(api: httpx.AsyncClient, client: C
 
 @pytest.mark.parametrize(
     "change",
-    [{"cron": None}, {"interval": "1h"}, {"cron": "not a cron"}, {"timezone": "Mars/Base"},
-     {"input": {}}, {"template": "no-such-template-x"}],
+    [
+        {"cron": None},
+        {"interval": "1h"},
+        {"cron": "not a cron"},
+        {"timezone": "Mars/Base"},
+        {"input": {}},
+        {"template": "no-such-template-x"},
+    ],
 )
 async def test_schedule_rejects(api: httpx.AsyncClient, change: dict[str, Any]) -> None:
     name = unique("schedbad")
     await save(api, approval_template(name))
-    body = {"id": unique("s"), "template": name, "input": {"amount": 1}, "cron": "0 3 * * *"} | change
+    body = {
+        "id": unique("s"),
+        "template": name,
+        "input": {"amount": 1},
+        "cron": "0 3 * * *",
+    } | change
     body = {k: v for k, v in body.items() if v is not None}
     r = await api.post("/schedules", json=body, headers=auth("dana"))
     expected = 404 if "template" in change else 422
     assert r.status_code == expected, r.text
 
 
-def signed(body: bytes, secret: str = WEBHOOK_SECRET, header: str = "X-Signature-256") -> dict[str, str]:
-    return {header: "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest(),
-            "content-type": "application/json"}
+def signed(
+    body: bytes, secret: str = WEBHOOK_SECRET, header: str = "X-Signature-256"
+) -> dict[str, str]:
+    return {
+        header: "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest(),
+        "content-type": "application/json",
+    }
 
 
 async def test_triggers_crud(api: httpx.AsyncClient) -> None:
     name = unique("trg")
     await save(api, simple_template(name))
-    rule = {"id": unique("on-push"), "source": "github", "when": "body.ref == 'refs/heads/main'",
-            "template": name, "input": {"who": "${{ body.pusher.name }}"}}
+    rule = {
+        "id": unique("on-push"),
+        "source": "github",
+        "when": "body.ref == 'refs/heads/main'",
+        "template": name,
+        "input": {"who": "${{ body.pusher.name }}"},
+    }
     assert (await api.post("/triggers", json=rule, headers=auth("eve"))).status_code == 403
     r = await api.post("/triggers", json=rule, headers=auth("dana"))
     assert r.status_code == 201, r.text
     assert r.json()["created_by"] == "dana"
     assert (await api.post("/triggers", json=rule, headers=auth("dana"))).status_code == 409
     assert rule["id"] in [t["id"] for t in (await api.get("/triggers", headers=auth("eve"))).json()]
-    for bad in ({"when": "body.ref =="}, {"when": "input.x"}, {"input": {"a": "${{ steps.x }}"}},
-                {"template": "nope-nope"}):
-        r = await api.post("/triggers", json=rule | {"id": unique("bad")} | bad, headers=auth("dana"))
+    for bad in (
+        {"when": "body.ref =="},
+        {"when": "input.x"},
+        {"input": {"a": "${{ steps.x }}"}},
+        {"template": "nope-nope"},
+    ):
+        r = await api.post(
+            "/triggers", json=rule | {"id": unique("bad")} | bad, headers=auth("dana")
+        )
         assert r.status_code == 422, (bad, r.text)
         assert r.json()["errors"][0]["loc"].startswith("body.")
     assert (await api.delete(f"/triggers/{rule['id']}", headers=auth("eve"))).status_code == 403
@@ -116,8 +158,13 @@ async def test_hook_starts_runs_once(api: httpx.AsyncClient) -> None:
     name = unique("hooked")
     await save(api, simple_template(name, outputs={"who": "${{ input.who }}"}))
     source = "acme"
-    main_rule = {"id": unique("main"), "source": source, "when": "body.ref == 'refs/heads/main'",
-                 "template": name, "input": {"who": "${{ body.pusher.name }}"}}
+    main_rule = {
+        "id": unique("main"),
+        "source": source,
+        "when": "body.ref == 'refs/heads/main'",
+        "template": name,
+        "input": {"who": "${{ body.pusher.name }}"},
+    }
     any_rule = {"id": unique("any"), "source": source, "template": name, "input": {"who": "any"}}
     for rule in (main_rule, any_rule):
         assert (await api.post("/triggers", json=rule, headers=auth("dana"))).status_code == 201
@@ -128,9 +175,15 @@ async def test_hook_starts_runs_once(api: httpx.AsyncClient) -> None:
     r = await api.post(f"/hooks/{source}", content=raw, headers=headers)
     assert r.status_code == 202, r.text
     runs = r.json()["runs"]
-    assert sorted(runs) == sorted(f"{rule['id']}-{delivery.replace('/', '-')}" for rule in (main_rule, any_rule))
+    assert sorted(runs) == sorted(
+        f"{rule['id']}-{delivery.replace('/', '-')}" for rule in (main_rule, any_rule)
+    )
     again = await api.post(f"/hooks/{source}", content=raw, headers=headers)
-    assert again.status_code == 202 and again.json()["runs"] == runs and again.json()["duplicate"] is True
+    assert (
+        again.status_code == 202
+        and again.json()["runs"] == runs
+        and again.json()["duplicate"] is True
+    )
 
     main_run = next(x for x in runs if x.startswith(main_rule["id"]))
     for _ in range(50):
@@ -141,8 +194,12 @@ async def test_hook_starts_runs_once(api: httpx.AsyncClient) -> None:
     assert doc["output"] == {"who": "zoe"} and doc["started_by"] == f"hook:{source}"
 
     other = json.dumps({"ref": "refs/heads/dev"}).encode()
-    r = await api.post(f"/hooks/{source}", content=other, headers=signed(other) | {"X-Delivery-Id": unique("d")})
-    assert r.status_code == 202 and [x.startswith(any_rule["id"]) for x in r.json()["runs"]] == [True]
+    r = await api.post(
+        f"/hooks/{source}", content=other, headers=signed(other) | {"X-Delivery-Id": unique("d")}
+    )
+    assert r.status_code == 202 and [x.startswith(any_rule["id"]) for x in r.json()["runs"]] == [
+        True
+    ]
     for rule in (main_rule, any_rule):
         await api.delete(f"/triggers/{rule['id']}", headers=auth("dana"))
 
@@ -159,5 +216,7 @@ async def test_hook_rejects_bad_signatures(api: httpx.AsyncClient) -> None:
         r = await api.post(f"/hooks/{source}", content=raw, headers=headers)
         assert r.status_code == 401 and r.json()["error"] == "unauthorized", (source, headers)
     bad = b"{not json"
-    r = await api.post("/hooks/acme", content=bad, headers=signed(bad) | {"X-Delivery-Id": unique("x")})
+    r = await api.post(
+        "/hooks/acme", content=bad, headers=signed(bad) | {"X-Delivery-Id": unique("x")}
+    )
     assert r.status_code == 422

@@ -16,7 +16,9 @@ async def test_save_json_and_yaml_versions(api: httpx.AsyncClient) -> None:
     name = unique("tpl")
     assert await save(api, simple_template(name)) == {"name": name, "version": 1}
     text = yaml.safe_dump(simple_template(name, description="second"))
-    r = await api.post("/templates", content=text, headers=auth("admin") | {"content-type": "application/yaml"})
+    r = await api.post(
+        "/templates", content=text, headers=auth("admin") | {"content-type": "application/yaml"}
+    )
     assert r.status_code == 201, r.text
     assert r.json() == {"name": name, "version": 2}
 
@@ -63,13 +65,21 @@ async def test_invalid_template_422_with_findings(api: httpx.AsyncClient) -> Non
 
 async def test_syntax_errors_and_media_types(api: httpx.AsyncClient) -> None:
     h = auth("dana")
-    r = await api.post("/templates", content=b"name: [x", headers=h | {"content-type": "application/yaml"})
+    r = await api.post(
+        "/templates", content=b"name: [x", headers=h | {"content-type": "application/yaml"}
+    )
     assert r.status_code == 422 and r.json()["errors"][0]["loc"] == "body"
-    r = await api.post("/templates", content=b"[1, 2]", headers=h | {"content-type": "application/json"})
+    r = await api.post(
+        "/templates", content=b"[1, 2]", headers=h | {"content-type": "application/json"}
+    )
     assert r.status_code == 422
-    r = await api.post("/templates", content=b"<xml/>", headers=h | {"content-type": "application/xml"})
+    r = await api.post(
+        "/templates", content=b"<xml/>", headers=h | {"content-type": "application/xml"}
+    )
     assert r.status_code == 415 and r.json()["error"] == "unsupported_media_type"
-    r = await api.post("/templates", content=b"\xff\xfe", headers=h | {"content-type": "application/yaml"})
+    r = await api.post(
+        "/templates", content=b"\xff\xfe", headers=h | {"content-type": "application/yaml"}
+    )
     assert r.status_code == 422
 
 
@@ -104,12 +114,16 @@ async def test_subflow_resolves_against_registry(api: httpx.AsyncClient) -> None
     assert (await api.post("/templates", json=parent, headers=auth("dana"))).status_code == 422
 
 
-async def test_concurrent_saves_get_distinct_versions(api: httpx.AsyncClient, settings: Settings) -> None:
+async def test_concurrent_saves_get_distinct_versions(
+    api: httpx.AsyncClient, settings: Settings
+) -> None:
     name = unique("race")
     n = 8 if settings.database_url.startswith("postgresql") else 4
 
     async def one(i: int) -> httpx.Response:
-        return await api.post("/templates", json=simple_template(name, description=f"v{i}"), headers=auth("dana"))
+        return await api.post(
+            "/templates", json=simple_template(name, description=f"v{i}"), headers=auth("dana")
+        )
 
     responses = await asyncio.gather(*(one(i) for i in range(n)))
     assert [r.status_code for r in responses] == [201] * n, [r.text for r in responses]

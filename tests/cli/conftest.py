@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 ROOT = Path(__file__).resolve().parents[2]
 TOKENS = {  # deploy/directory.yaml, which devstack uses
     "alice": "change-me-alice", "dana": "change-me-dana", "mike": "change-me-mike",
-    "sam": "change-me-sam", "olga": "change-me-olga",
+    "sam": "change-me-sam", "olga": "change-me-olga", "dave": "change-me-dave", "mia": "change-me-mia",
 }
 
 

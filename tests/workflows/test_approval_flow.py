@@ -230,3 +230,22 @@ async def test_least_loaded_routing(client: Client, directory: Path) -> None:  #
         await decide(h, "y", "approved", r2)
         await decide(busy, "x", "approved", r1)
         await asyncio.gather(h.result(), busy.result())
+
+
+async def test_decision_accepted_while_paused_downstream_waits(client: Client) -> None:
+    d = doc(
+        approval("p", assignees={"users": ["ann"]}),
+        act("next", depends_on=["p"]),
+    )
+    async with approval_worker(client) as w:
+        h = await start(client, w, d)
+        await waiting(h, "p")
+        await h.signal("pause")
+        await wait_for(h, lambda s: s.state == "paused")
+        st = await decide(h, "p", "approved", "ann")
+        assert st.state == "succeeded"
+        cur = await status(h)
+        assert cur.steps["next"].state == "pending" and cur.state == "paused"
+        await h.signal("resume")
+        await h.result()
+        assert (await status(h)).steps["next"].state == "succeeded"

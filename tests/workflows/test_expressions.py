@@ -198,3 +198,42 @@ def test_trigger_names() -> None:
     names = ex.SCOPE_NAMES | ex.TRIGGER_NAMES
     check("body.action == 'opened' && headers['x-github-event'] == 'pull_request'", names)
     assert evaluate("body.pull_request.number", {"body": {"pull_request": {"number": 7}}}) == 7
+
+
+# ---------------------------------------------------------------- inside the sandbox
+
+from temporalio import workflow  # noqa: E402
+
+with workflow.unsafe.imports_passed_through():
+    from workflows import expressions as sandboxed  # noqa: E402
+
+
+@workflow.defn(sandboxed=True)
+class ExprProbe:
+    """Evaluates expressions inside the Temporal workflow sandbox, as the interpreter does."""
+
+    @workflow.run
+    async def run(self, scope: dict[str, object]) -> list[object]:
+        started = workflow.now()
+        full = {**scope, "run": {"started_at": started}}
+        return [
+            sandboxed.evaluate("input.amount > 1000", full),
+            sandboxed.render({"m": "${{ input.nested }}", "s": "po ${{ input.po }}"}, full),
+            sandboxed.evaluate("timestamp(run.started_at) < timestamp('2100-01-01T00:00:00Z')", full),
+        ]
+
+
+async def test_evaluate_inside_workflow_sandbox(ts_env) -> None:  # type: ignore[no-untyped-def]
+    import uuid
+
+    from tests.helpers.temporal import new_worker
+
+    async with new_worker(ts_env.client, workflows=[ExprProbe], activities=[]) as w:
+        out = await ts_env.client.execute_workflow(
+            ExprProbe.run,
+            {"input": {"amount": 1500, "po": "PO-7", "nested": {"z": 1, "a": 2}}},
+            id=f"probe-{uuid.uuid4()}",
+            task_queue=w.task_queue,
+        )
+    assert out == [True, {"m": {"a": 2, "z": 1}, "s": "po PO-7"}, True]
+    assert list(out[1]["m"]) == ["a", "z"]

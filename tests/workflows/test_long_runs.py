@@ -138,6 +138,7 @@ async def test_continue_as_new_keeps_timer_deadline_and_pause(client: Client) ->
     n = 30
     doc = loop_doc(n, act("tick", "echo"))
     doc["steps"].append({"id": "w", "wait": {"duration": "3s"}})
+    doc["outputs"] = {"last": "${{ steps.lp.output }}"}
     async with worker(client) as w:
         h = await start(client, w, doc, carry={"options": {"history_limit": 60}})
         result = await h.result()

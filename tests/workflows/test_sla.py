@@ -24,6 +24,7 @@ from tests.workflows.approval_support import (
     waiting,
 )
 from tests.workflows.interp_support import start
+from workflows.search_attributes import ASSIGNEES
 
 pytestmark = pytest.mark.usefixtures("directory")
 
@@ -237,3 +238,65 @@ async def test_approval_timeout(ts_env: WorkflowEnvironment) -> None:
         assert st.steps["t"].output["decided_by"] == "timeout"
         assert st.steps["f"].state == "failed"
         assert "timed out after 1h" in (st.steps["f"].error or "")
+
+
+async def test_continue_as_new_carries_votes_fired_levels_and_due_times(
+    ts_env: WorkflowEnvironment,
+    receiver: Receiver,  # noqa: F811
+) -> None:
+    client = ts_env.client
+    notify = {"action": "webhook", "with": {"url": f"{receiver.url}/warning", "json": {}}}
+    d = {
+        "steps": [
+            approval(
+                "po",
+                assignees={"users": ["ann", "bob"]},
+                quorum=2,
+                sla=[
+                    {"after": "4h", "level": "warning", "notify": notify},
+                    {
+                        "after": "1d",
+                        "level": "critical",
+                        "notify": {**notify, "with": {"url": f"{receiver.url}/critical"}},
+                    },
+                ],
+            ),
+            {"id": "w", "wait": {"duration": "5h"}},
+            {
+                "id": "lp",
+                "depends_on": ["w"],
+                "loop": {
+                    "until": "iteration + 1 >= 30",
+                    "max_iterations": 30,
+                    "steps": [{"id": "tick", "action": "echo"}],
+                },
+            },
+        ]
+    }
+    async with approval_worker(client) as w:
+        first = await start(client, w, d, carry={"options": {"history_limit": 60}})
+        h = client.get_workflow_handle(first.id)  # follows the continue-as-new chain
+        await waiting(h, "po")
+        await decide(h, "po", "approved", "ann")
+        await skip(ts_env, h, timedelta(hours=4, minutes=1))
+        await hits(receiver, "/warning", 1)
+        await skip(ts_env, h, timedelta(hours=1))  # the wait ends; the loop forces CAN
+        st = await wait_for(h, lambda s: s.steps["lp"].state == "succeeded", timeout=30)
+        desc = await h.describe()
+        assert desc.run_id != first.run_id  # continued as new at least once
+        po = st.steps["po"]
+        assert po.state == "waiting" and po.sla_level == "warning"
+        assert [v["actor"] for v in po.output["decisions"]] == ["ann"]
+        assert st.pending[0].assignees == ["user:ann", "user:bob"]
+        assert sorted(desc.typed_search_attributes.get(ASSIGNEES) or []) == [
+            "user:ann",
+            "user:bob",
+        ]
+        # the 1d level fires at 1d after the step started, once; the 4h one is not repeated
+        await skip(ts_env, h, timedelta(hours=19))
+        await hits(receiver, "/critical", 1)
+        await wait_for(h, lambda s: s.steps["po"].sla_level == "critical")
+        st2 = await decide(h, "po", "approved", "bob")
+        assert st2.decision == "approved"  # ann's vote from before continue-as-new counted
+        await h.result()
+    assert dict(receiver.hits) == {"/warning": 1, "/critical": 1}

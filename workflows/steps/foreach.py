@@ -59,14 +59,13 @@ async def run(ctx: StepContext) -> Any:
         if not running:
             break
         try:
-            finished_tasks, _ = await workflow.wait(
-                list(running), return_when=asyncio.FIRST_COMPLETED
-            )
+            await workflow.wait(list(running), return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:
             cancelled = True
             rt.cancel_tasks(list(running))
             continue
-        for t in finished_tasks:
+        # in item order (the set workflow.wait returns has no deterministic order)
+        for t in sorted((t for t in running if t.done()), key=running.__getitem__):
             running.pop(t)
             if t.cancelled():
                 continue
