@@ -26,6 +26,9 @@ from activities.directory import Directory, load_directory
 from settings import get_settings
 from workflows.approval_io import Resolved, ResolveRequest
 
+#: visibility count queries in flight at once for one `least_loaded` pick
+MAX_CONCURRENT_COUNTS = 8
+
 
 def _candidates(directory: Directory, users: list[str], roles: list[str]) -> list[str]:
     seen: dict[str, None] = {}
@@ -48,13 +51,23 @@ async def open_load(user_id: str) -> int:
     return result.count
 
 
+async def _loads(users: list[str]) -> list[int]:
+    limit = asyncio.Semaphore(MAX_CONCURRENT_COUNTS)
+
+    async def one(uid: str) -> int:
+        async with limit:
+            return await open_load(uid)
+
+    return list(await asyncio.gather(*(one(u) for u in users)))
+
+
 @activity.defn(name="resolve_assignees")
 async def resolve_assignees(req: ResolveRequest) -> Resolved:
     """Resolve users/roles to user ids and emails; `least_loaded` picks one of them."""
     directory = await asyncio.to_thread(load_directory, get_settings().directory_file)
     users = _candidates(directory, req.users, req.roles)
     if req.pick == "least_loaded" and len(users) > 1:
-        loads = await asyncio.gather(*(open_load(u) for u in users))
+        loads = await _loads(users)
         best = min(range(len(users)), key=lambda i: (loads[i], i))
         activity.logger.info(
             "least_loaded for %s/%s: %s → %s",

@@ -26,6 +26,8 @@ from bench.dags import SHAPES
 from bench.overhead import SideStats, batch
 
 PROJECT_DIRS = ("workflows/", "activities/", "bench/", "api/")
+#: the bench's own client-side frames: excluded from the project tables
+HARNESS = ("(bench/__main__.py)", "(bench/profile.py)", "(bench/overhead.py)", "(bench/harness.py)")
 
 
 def py_spy() -> str | None:
@@ -50,6 +52,8 @@ class Profile:
     activity: int = 0
     self_c: Counter[str] = field(default_factory=Counter)
     incl: Counter[str] = field(default_factory=Counter)
+    #: each sample charged to the deepest project frame on its stack (its callees included)
+    deepest: Counter[str] = field(default_factory=Counter)
 
 
 def parse_collapsed(path: Path) -> Profile:
@@ -70,7 +74,14 @@ def parse_collapsed(path: Path) -> Profile:
         prof.self_c[frames[-1]] += n
         for f in set(frames):
             prof.incl[f] += n
+        mine = [f for f in frames if _is_project(f)]
+        if mine:
+            prof.deepest[mine[-1]] += n
     return prof
+
+
+def _is_project(frame: str) -> bool:
+    return any(f"({d}" in frame for d in PROJECT_DIRS) and not frame.endswith(HARNESS)
 
 
 def _name(frame: str) -> str:
@@ -90,7 +101,7 @@ def top(counter: Counter[str], total: int, k: int, only_project: bool = False) -
     rows = [
         (name, 100 * n / total)
         for name, n in counter.most_common()
-        if not only_project or any(f"({d}" in name for d in PROJECT_DIRS)
+        if not only_project or _is_project(name)
     ]
     return rows[:k]
 
@@ -132,6 +143,7 @@ async def profile_side(rig: harness.Rig, side: str, shape: str, n: int, rate: in
         "activity_per_run": prof.activity / runs,
         "self_top": top(prof.self_c, prof.busy, 15),
         "inclusive_project": top(prof.incl, prof.busy, 25, only_project=True),
+        "deepest_project": top(prof.deepest, prof.busy, 20),
         "raw": str(out),
     }
 
@@ -153,7 +165,7 @@ if __name__ == "__main__":
         print(f"== {side}: {r.get('samples')} samples; per run: busy {r.get('busy_per_run', 0):.1f}, "
               f"activation {r.get('activation_per_run', 0):.1f}, activity {r.get('activity_per_run', 0):.1f} "
               f"{r.get('error', '')}")
-        for name, pct in r.get("inclusive_project", []):
+        for name, pct in r.get("deepest_project", []):
             print(f"  {pct:5.1f}%  {name}")
         print("  -- self")
         for name, pct in r.get("self_top", []):

@@ -152,10 +152,16 @@ def profile(p: dict[str, Any]) -> list[str]:
             f"- {side}: {r['runs']} runs; busy samples/run {_f(r['busy_per_run'])}, in workflow "
             f"activations {_f(r['activation_per_run'])}, in activities {_f(r['activity_per_run'])}"
         )
-    out += ["", "Project frames, inclusive share of busy samples (relayflow side):", "",
-            "| share | frame |", "|---|---|"]
-    out += [f"| {_f(pct)}% | `{name}` |" for name, pct in p["relayflow"]["inclusive_project"][:20]]
-    out += ["", "Top self (leaf) frames (relayflow side):", "", "| share | frame |", "|---|---|"]
+    out += ["", "Project code, each busy sample charged to the deepest project frame on its stack "
+            "(its library callees included; harness frames excluded), share of busy samples:", "",
+            "| relayflow | share | hand-written | share |", "|---|---|---|---|"]
+    rf, hw = p["relayflow"]["deepest_project"], p["handwritten"]["deepest_project"]
+    for i in range(max(len(rf), len(hw))):
+        a = rf[i] if i < len(rf) else ("", 0.0)
+        b = hw[i] if i < len(hw) else ("", 0.0)
+        out.append(f"| `{a[0]}` | {_f(a[1])}% | `{b[0]}` | {_f(b[1])}% |" if b[0] else f"| `{a[0]}` | {_f(a[1])}% | | |")
+    out += ["", "Top self (leaf) frames, relayflow side (mostly the Temporal SDK: sandbox, bridge, "
+            "data conversion — paid by both sides):", "", "| share | frame |", "|---|---|"]
     out += [f"| {_f(pct)}% | `{name}` |" for name, pct in p["relayflow"]["self_top"][:12]]
     return [*out, ""]
 

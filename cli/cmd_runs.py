@@ -55,7 +55,8 @@ def run(
         if not as_json:
             out.print(started["run_id"], markup=False)
         if wait:
-            code, doc = watch(api, started["run_id"], out, until="closed", timeout=timeout, interval=interval)
+            view = err if as_json else out  # keep stdout pure JSON
+            code, doc = watch(api, started["run_id"], view, until="closed", timeout=timeout, interval=interval)
             if as_json:
                 print_json(doc)
             raise typer.Exit(code)

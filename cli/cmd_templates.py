@@ -25,14 +25,20 @@ from cli.offline import Problem, check_files, fmt_of, mermaid, place
 
 @app.command()
 def validate(
-    files: Annotated[list[Path], typer.Argument(help="Template files (.yaml, .yml, .json).", exists=True, dir_okay=False)],
+    files: Annotated[
+        list[Path], typer.Argument(help="Template files (.yaml, .yml, .json) or directories of them.", exists=True)
+    ],
 ) -> None:
     """Validate templates offline, exactly as the API would (exit 1 on findings).
 
     Prints `file:line: loc: message` per finding. `subflow` targets are looked up
     among the given files and their directories.
     """
-    problems = check_files(list(files))
+    files = _template_files(list(files))
+    if not files:
+        err.print("no *.yaml, *.yml or *.json files found")
+        raise typer.Exit(FAILED)
+    problems = check_files(files)
     show_problems(problems)
     if problems:
         err.print(f"{len(problems)} finding(s) in {len({p.file for p in problems})} file(s)")

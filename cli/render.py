@@ -178,14 +178,24 @@ def schedules_table(schedules: list[dict[str, Any]]) -> Table:
 
 
 def step_changes(before: dict[str, Any] | None, after: dict[str, Any]) -> list[str]:
-    """Plain lines for what changed between two status documents (non-terminal `--wait`)."""
+    """Plain lines for what changed between two status documents (non-terminal `--wait`).
+
+    A state change prints `step: state` (with the decision, or the error of a failed
+    step); a new attempt of a running step prints `step: running (attempt n)`.
+    """
     old = (before or {}).get("steps") or {}
     lines = []
     if before is None or before.get("state") != after.get("state"):
         lines.append(f"run {after.get('run_id')}: {after.get('state')}")
     for sid, step in (after.get("steps") or {}).items():
-        state = (step or {}).get("state")
-        if state != (old.get(sid) or {}).get("state") and not (before is None and state == "pending"):
-            extra = f" ({step['decision']})" if (step or {}).get("decision") else ""
+        step = step or {}
+        prev = old.get(sid) or {}
+        state = step.get("state")
+        if state != prev.get("state") and not (before is None and state == "pending"):
+            extra = f" ({step['decision']})" if step.get("decision") else ""
+            if state == "failed" and step.get("error") is not None:
+                extra = f" — {compact(error_text(step['error']), 160)}"
             lines.append(f"{sid}: {state}{extra}")
+        elif state == "running" and (step.get("attempts") or 0) > max(prev.get("attempts") or 1, 1):
+            lines.append(f"{sid}: running (attempt {step['attempts']})")
     return lines

@@ -35,8 +35,14 @@ def check_steps(c: Checker, steps: list[Step], prefix: str, scope: Scope) -> Non
         _run_if(c, step, loc)
         if step.with_ is not None and step.action is None:
             c.add(f"{loc}.with", "with: applies to action steps only (use subflow.input, set, ...)")
-        if step.retry is not None and step.action is None and step.subflow is None:
-            c.add(f"{loc}.retry", "retry applies to action and subflow steps only")
+        if step.retry is not None and step.action is None:
+            c.add(f"{loc}.retry", "retry applies to action steps only")
+        if step.timeout is not None and step.action is None:
+            hint = {"approval": "; use approval.timeout", "wait": "; use wait.duration"}
+            c.add(
+                f"{loc}.timeout",
+                "timeout (per attempt) applies to action steps only" + hint.get(step.kind, ""),
+            )
         if step.action is not None:
             c.action(step.action, step.with_ or {}, f"{loc}.action", f"{loc}.with")
             if step.with_:

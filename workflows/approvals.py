@@ -56,6 +56,8 @@ class Ignored(BaseModel):
     at: datetime
     reason: str
     error: str
+    #: set on the run-level list (signals naming no open task)
+    step: str | None = None
 
 
 class Reassignment(BaseModel):
@@ -114,7 +116,9 @@ class ApprovalTask(BaseModel):
         if self.reassignments:
             out["reassignments"] = [r.model_dump(mode="json") for r in self.reassignments]
         if self.ignored:
-            out["rejected_decisions"] = [i.model_dump(mode="json") for i in self.ignored]
+            out["rejected_decisions"] = [
+                i.model_dump(mode="json", exclude_none=True) for i in self.ignored
+            ]
         return out
 
     def task_scope(self) -> dict[str, Any]:

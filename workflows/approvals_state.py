@@ -114,6 +114,7 @@ class ApprovalState:
     def ignore_orphan(self, d: DecideInput, err: ApplicationError) -> None:
         self.ignored.append(
             Ignored(
+                step=d.step,
                 actor=d.actor,
                 outcome=d.outcome,
                 at=workflow.now(),

@@ -14,13 +14,11 @@ See docs/expressions.md for the language, limits and measurements.
 
 from __future__ import annotations
 
-import base64
 import json
 import math
 import re
 import threading
 from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -34,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from cel_expr_python.ext import ext_encoders, ext_math, ext_optional, ext_strings
 
 from workflows._cel_lex import Token, scan_embedded, tokenize
+from workflows._cel_values import Size, to_cel, to_plain
 
 # Names a template expression may use (SPEC §2); triggers use TRIGGER_NAMES.
 SCOPE_NAMES: frozenset[str] = frozenset(
@@ -171,76 +170,14 @@ def _roots(tokens: list[Token]) -> frozenset[str]:
     )
 
 
-# ---------------------------------------------------------------- data conversion
-
-
-def _iso(value: datetime) -> str:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-class _Size:
-    __slots__ = ("largest",)
-
-    def __init__(self) -> None:
-        self.largest = 0
-
-
-def _to_cel(value: Any, size: _Size, source: str) -> Any:
-    """Plain data in: tuples become lists, datetimes ISO-8601 strings, models dicts."""
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, Mapping):
-        size.largest = max(size.largest, len(value))
-        return {k: _to_cel(v, size, source) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        size.largest = max(size.largest, len(value))
-        return [_to_cel(v, size, source) for v in value]
-    if isinstance(value, datetime):
-        return _iso(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, timedelta):
-        return f"{value.total_seconds():g}s"
-    if isinstance(value, bytes | bytearray):
-        return bytes(value)
-    dump = getattr(value, "model_dump", None)
-    if callable(dump):
-        return _to_cel(dump(mode="json"), size, source)
-    raise ExpressionError(source, f"cannot use a {type(value).__name__} value in an expression")
-
-
-def _key(k: Any) -> tuple[int, Any]:
-    if isinstance(k, bool):
-        return (0, k)
-    if isinstance(k, int | float):
-        return (1, k)
-    return (2, str(k))
-
-
-def _to_plain(value: Any) -> Any:
-    """CEL result out: map keys sorted, bytes base64, timestamps ISO-8601, durations `Ns`."""
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        return value
-    if isinstance(value, dict):
-        return {k: _to_plain(value[k]) for k in sorted(value, key=_key)}
-    if isinstance(value, list | tuple):
-        return [_to_plain(v) for v in value]
-    if isinstance(value, bytes | bytearray):
-        return base64.b64encode(bytes(value)).decode("ascii")
-    if isinstance(value, datetime):
-        return _iso(value)
-    if isinstance(value, timedelta):
-        return f"{value.total_seconds():g}s"
-    if isinstance(value, cel.Type):
-        return value.name()
-    return str(value)
-
-
 # ---------------------------------------------------------------- public API
+
+
+def _convert(value: Any, size: Size, source: str) -> Any:
+    try:
+        return to_cel(value, size)
+    except TypeError as e:
+        raise ExpressionError(source, str(e)) from None
 
 
 def _eval(program: _Program, source: str, data: dict[str, Any]) -> Any:
@@ -267,8 +204,8 @@ def evaluate(source: str, scope: Mapping[str, Any]) -> Any:
     program = _compile(source, frozenset(scope))
     names = [name for name in program.roots if name in scope]
     if program.builds:
-        size = _Size()
-        data = {name: _to_cel(scope[name], size, source) for name in names}
+        size = Size()
+        data = {name: _convert(scope[name], size, source) for name in names}
         if size.largest * (1 + program.plus) > MAX_BUILD_ELEMENTS:
             raise ExpressionError(
                 source,
@@ -281,12 +218,12 @@ def evaluate(source: str, scope: Mapping[str, Any]) -> Any:
         # value (datetime, tuple, model...), which it reports lazily on access
         result = _eval(program, source, {name: scope[name] for name in names})
         if _failed(result) and "Non-CEL value type" in str(result.plain_value()):
-            converted = {name: _to_cel(scope[name], _Size(), source) for name in names}
+            converted = {name: _convert(scope[name], Size(), source) for name in names}
             result = _eval(program, source, converted)
     if _failed(result):
         raise ExpressionError(source, _clean(str(result.plain_value())))
     try:
-        out = _to_plain(result.plain_value())
+        out = to_plain(result.plain_value())
     except Exception as e:  # defensive: a value the converter does not know
         raise ExpressionError(source, f"cannot convert the result: {e}") from None
     if isinstance(out, float) and not math.isfinite(out):

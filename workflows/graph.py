@@ -55,7 +55,9 @@ def _detail(step: Step) -> str:
     if step.gate is not None:
         return f"gate: {step.gate.check}"
     if step.wait is not None:
-        return f"wait {step.wait.duration}" if step.wait.duration else f"wait until {step.wait.until}"
+        return (
+            f"wait {step.wait.duration}" if step.wait.duration else f"wait until {step.wait.until}"
+        )
     if step.set_ is not None:
         return "set " + ", ".join(step.set_)
     if step.subflow is not None:
@@ -78,7 +80,7 @@ def _label(step: Step) -> str:
 
 
 def _edge_label(step: Step) -> str:
-    bits = []
+    bits: list[str] = []
     if step.run_if != "all_succeeded":
         bits.append(step.run_if)
     if step.when:
@@ -115,7 +117,9 @@ def _emit(steps: list[Step], prefix: str, indent: str, lines: list[str]) -> None
             if dep not in ids:
                 continue
             text = f'|"{label}"|' if label else ""
-            lines.append(f"{indent}{_node_id(prefix, dep)} {arrow}{text} {_node_id(prefix, step.id)}")
+            lines.append(
+                f"{indent}{_node_id(prefix, dep)} {arrow}{text} {_node_id(prefix, step.id)}"
+            )
 
 
 def to_mermaid(template: Template) -> str:

@@ -26,7 +26,7 @@ from workflows import search_attributes as sa
 from workflows.io import PendingTask, RunInput, RunStatus, StepStatus
 from workflows.model import Step
 from workflows.steps import RUNTIME_PLUGINS
-from workflows.steps.base import StepContext
+from workflows.steps.base import StepContext, StepStopped
 
 TERMINAL = frozenset({"succeeded", "failed", "skipped", "cancelled"})
 # continue-as-new once history passes this many events (or when Temporal suggests it);
@@ -87,7 +87,10 @@ class Runtime:
         self.step_wrappers: list[Callable[[StepContext], AbstractAsyncContextManager[Any]]] = []
         self.kinds: dict[str, str] = {}
         self.details: dict[str, str] = {}
+        self.detail_rows: dict[str, str] = {}  # cached markdown rows (workflows.status)
         self.cancelling = False
+        # address of the top-level step whose failure is failing the run (set once)
+        self.failing: str | None = None
         self.closed_state: str | None = None
         self.closed_at: datetime | None = None
         self.output: Any = None
@@ -179,13 +182,13 @@ class Runtime:
         self._track(address, state)
         if state in TERMINAL:
             self.progress.pop(address, None)
-        self.changed(details=self._top_level(address))
+        self.changed(address)
         return st
 
     def set_detail(self, address: str, detail: str) -> None:
         self.details[address] = detail
         if self._top_level(address):
-            status.publish_details(self)
+            status.publish_details(self, address)
 
     @staticmethod
     def _top_level(address: str) -> bool:
@@ -218,21 +221,22 @@ class Runtime:
             tasks.extend(source())
         return tasks
 
-    def changed(self, *, details: bool = True) -> None:
+    def changed(self, address: str | None = None) -> None:
         """Recompute RunState (upserted only when it changes) and the Web UI details.
 
-        `details=False` (a nested step changed) refreshes the details table only when
-        the run state changed: the table lists top-level steps.
+        `address`: the step that changed. A nested step refreshes the details table only
+        when the run state changed (the table lists top-level steps).
         """
         for cb in self.on_change:
             cb()
         state = self.run_state()
+        publish = address is None or self._top_level(address)
         if self.closed_state is None and state != self._published_state:
             self._published_state = state
-            details = True
+            publish = True
             workflow.upsert_search_attributes([sa.RUN_STATE.value_set(state)])
-        if details:
-            status.publish_details(self)
+        if publish:
+            status.publish_details(self, address)
 
     def status(self) -> RunStatus:
         return status.document(self)
@@ -253,6 +257,11 @@ class Runtime:
         """Block while the run is paused (cancellation overrides pause)."""
         if self.paused and not self.cancelling:
             await workflow.wait_condition(lambda: not self.paused or self.cancelling)
+
+    def stop_if_failing(self) -> None:
+        """Called by foreach/loop before each item/iteration: stop when the run is failing."""
+        if self.failing is not None:
+            raise StepStopped(f"stopped: the run is failing ({self.failing} failed)")
 
     def begin_cancel(self) -> None:
         self.cancelling = True
@@ -281,7 +290,10 @@ class Runtime:
     async def _yield_if_busy(self) -> None:
         length = workflow.info().get_current_history_length()
         if length != self._budget_history:
-            self._budget_history, self._budget = length, 0
+            # the first activation of a run also pays the sandbox's imports: half budget
+            first = self._budget_history == -1
+            self._budget_history = length
+            self._budget = STEPS_PER_ACTIVATION // 2 if first else 0
         self._budget += 1
         if self._budget > STEPS_PER_ACTIVATION:
             self._budget = 0

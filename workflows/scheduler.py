@@ -21,7 +21,7 @@ from temporalio.exceptions import FailureError
 from workflows.expressions import ExpressionError, evaluate
 from workflows.model import Step
 from workflows.steps import STEP_RUNNERS
-from workflows.steps.base import StepContext, StepFailure
+from workflows.steps.base import StepContext, StepFailure, StepStopped
 
 if TYPE_CHECKING:
     from workflows.runtime import Frame, Runtime
@@ -66,6 +66,8 @@ async def run_dag(rt: Runtime, frame: Frame) -> tuple[str, str] | None:
             rt.cancel_tasks(running)
         if failure is None:
             failure = rt.frame_failure(frame)
+            if failure is not None and frame.parent is None:
+                rt.failing = failure[0]  # bodies of running foreach/loop steps stop too
     for t in tasks.values():  # retrieve results so nothing is logged as unretrieved
         if not t.cancelled():
             t.exception()
@@ -129,6 +131,8 @@ async def run_step(rt: Runtime, frame: Frame, step: Step) -> None:
     except asyncio.CancelledError:
         rt.set_state(addr, "cancelled")
         raise
+    except StepStopped as e:
+        rt.set_state(addr, "cancelled", error=e.message)
     except StepFailure as e:
         rt.set_state(addr, "failed", error=e.message)
     except ExpressionError as e:

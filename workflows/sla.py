@@ -96,7 +96,10 @@ async def _fire(
     tasks = [t for t in tasks if t.decision is None]
     if level.reassign is not None:
         for task in tasks:
-            await reassign(state, task, level.reassign, "sla", f"sla:{level.level}")
+            try:
+                await reassign(state, task, level.reassign, "sla", f"sla:{level.level}")
+            except ActivityError as exc:  # the directory stayed unreadable: keep the assignees
+                workflow.logger.warning("SLA %s of %s: reassign failed: %s", level.level, key, exc)
     snapshot = next((t.task_scope() for t in tasks if t.decision is None), None)
     if level.decide is not None:
         for task in tasks:

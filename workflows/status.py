@@ -35,27 +35,34 @@ def _cell(text: str) -> str:
     return text if len(text) <= MAX_DETAIL else text[: MAX_DETAIL - 1] + "…"
 
 
-def details(rt: Runtime) -> str:
-    """Markdown: run state, then one row per top-level step (bodies summarised in `detail`)."""
-    lines = [
-        f"**{rt.plan.name}@{rt.plan.version}** — {rt.run_state()}",
-        "",
-        "| step | kind | state | detail |",
-        "|---|---|---|---|",
-    ]
-    for step in rt.plan.template.steps:
-        st = rt.statuses[step.id]
-        detail = rt.details.get(step.id, "")
-        if st.error:
-            detail = st.error
-        elif st.decision:
-            detail = f"decision: {st.decision}"
-        elif not detail and st.attempts and st.attempts > 1:
-            detail = f"{st.attempts} attempts"
-        lines.append(f"| {step.id} | {step.kind} | {st.state} | {_cell(detail)} |")
-    return "\n".join(lines)
+def row(rt: Runtime, step_id: str) -> str:
+    st = rt.statuses[step_id]
+    detail = rt.details.get(step_id, "")
+    if st.error:
+        detail = st.error
+    elif st.decision:
+        detail = f"decision: {st.decision}"
+    elif not detail and st.attempts and st.attempts > 1:
+        detail = f"{st.attempts} attempts"
+    return f"| {step_id} | {rt.kinds[step_id]} | {st.state} | {_cell(detail)} |"
 
 
-def publish_details(rt: Runtime) -> None:
-    """`workflow.set_current_details` costs no history event; done on every change."""
-    workflow.set_current_details(details(rt))
+def details(rt: Runtime, changed: str | None = None) -> str:
+    """Markdown: run state, then one row per top-level step (bodies summarised in `detail`).
+
+    Rows are cached on the runtime; `changed` names the one top-level step to redo.
+    """
+    rows = rt.detail_rows
+    if not rows:
+        rows.update((s.id, row(rt, s.id)) for s in rt.plan.template.steps)
+    elif changed is not None and changed in rows:
+        rows[changed] = row(rt, changed)
+    head = f"**{rt.plan.name}@{rt.plan.version}** — {rt.run_state()}"
+    return "\n".join(
+        [head, "", "| step | kind | state | detail |", "|---|---|---|---|", *rows.values()]
+    )
+
+
+def publish_details(rt: Runtime, changed: str | None = None) -> None:
+    """`workflow.set_current_details` costs no history event; done on every top-level change."""
+    workflow.set_current_details(details(rt, changed))

@@ -33,7 +33,7 @@ Filter = Annotated[str | None, Query(min_length=1, max_length=200)]
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    responses=error_responses(401, 404, 409, 413, 422)
+    responses=error_responses(400, 401, 404, 409, 413, 422)
     | {200: {"model": RunRef, "description": "the same run was already started"}},
 )
 async def start_run(
@@ -123,7 +123,8 @@ for _action in ("pause", "resume", "cancel"):
 
 
 @router.post(
-    "/{run_id}/steps/{step}/decision", responses=error_responses(401, 403, 404, 409, 413, 422, 504)
+    "/{run_id}/steps/{step}/decision",
+    responses=error_responses(400, 401, 403, 404, 409, 413, 422, 504),
 )
 async def decide(
     run_id: RunIdPath, step: StepPath, body: Decision, client: TemporalDep, user: CurrentUser
@@ -133,7 +134,8 @@ async def decide(
 
 
 @router.post(
-    "/{run_id}/steps/{step}/reassign", responses=error_responses(401, 403, 404, 409, 413, 422, 504)
+    "/{run_id}/steps/{step}/reassign",
+    responses=error_responses(400, 401, 403, 404, 409, 413, 422, 504),
 )
 async def reassign(
     run_id: RunIdPath, step: StepPath, body: Reassign, client: TemporalDep, user: CurrentUser

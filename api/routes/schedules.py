@@ -16,7 +16,9 @@ router = APIRouter(prefix="/schedules", tags=["schedules"])
 
 
 @router.post(
-    "", status_code=status.HTTP_201_CREATED, responses=error_responses(401, 403, 404, 409, 413, 422)
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(400, 401, 403, 404, 409, 413, 422),
 )
 async def create_schedule(
     body: ScheduleIn,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
+from fastapi.responses import PlainTextResponse
 
 from api.auth import DESIGNER_ROLES, require_any_role
 from api.deps import CurrentUser, SessionDep
@@ -94,16 +95,28 @@ async def list_versions(name: str, session: SessionDep, _: CurrentUser) -> list[
     return [_info(r) for r in await registry.versions(session, name)]
 
 
-@router.get("/{name}/graph", responses=error_responses(401, 404, 422))
+_GRAPH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "JSON `{name, version, mermaid}`; with `Accept: text/plain`, the Mermaid text",
+        "content": {"text/plain": {"schema": {"type": "string"}}},
+    }
+} | error_responses(401, 404, 422)
+
+
+@router.get("/{name}/graph", responses=_GRAPH_RESPONSES, response_model=TemplateGraph)
 async def template_graph(
-    name: str, session: SessionDep, _: CurrentUser, version: VersionQuery = None
-) -> TemplateGraph:
-    """The step DAG as Mermaid flowchart text (JSON `{name, version, mermaid}`)."""
-    row = await registry.get(session, name, version)
+    name: str, request: Request, session: SessionDep, _: CurrentUser, version: VersionQuery = None
+) -> TemplateGraph | PlainTextResponse:
+    """The step DAG as a Mermaid flowchart: JSON by default, plain text for `Accept: text/plain`."""
     from workflows.graph import to_mermaid
 
+    row = await registry.get(session, name, version)
     try:
         template = Template.model_validate(row.body)
     except ValueError as e:  # stored versions were validated; defensive
         raise Invalid(f"stored template cannot be read: {e}") from None
-    return TemplateGraph(name=row.name, version=row.version, mermaid=to_mermaid(template))
+    mermaid = to_mermaid(template)
+    accept = request.headers.get("accept", "")
+    if "text/plain" in accept and "application/json" not in accept:
+        return PlainTextResponse(mermaid)
+    return TemplateGraph(name=row.name, version=row.version, mermaid=mermaid)

@@ -17,7 +17,7 @@ router = APIRouter(prefix="/triggers", tags=["triggers"])
 
 
 @router.post(
-    "", status_code=status.HTTP_201_CREATED, responses=error_responses(401, 403, 409, 413, 422)
+    "", status_code=status.HTTP_201_CREATED, responses=error_responses(400, 401, 403, 409, 413, 422)
 )
 async def create_trigger(body: TriggerIn, session: SessionDep, user: CurrentUser) -> TriggerOut:
     """Store a rule: deliveries to `source` whose body satisfies `when` start `template`."""

@@ -20,8 +20,9 @@ from api.main import create_app
 from settings import Settings
 from tests.helpers.temporal import new_worker
 
-PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+# the machine's PostgreSQL (trust auth); override with TEST_POSTGRES_DSN=postgresql://user@host:port/db
+PG_DSN = os.environ.get("TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+PG_SERVER = PG_DSN.replace("postgresql://", "postgresql+psycopg://", 1)
 WEBHOOK_SECRET = "hook-secret"
 
 USERS: dict[str, list[str]] = {
@@ -110,9 +111,11 @@ async def api(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def worker(client: Client, task_queue: str, directory_file: Path) -> AsyncIterator[Worker]:
-    """relayflow's worker; its assignee activity reads the same directory as the API."""
+    """relayflow's worker; its assignee activity reads the same directory as the API.
+
+    Module-scoped so DIRECTORY_FILE is set only while these modules run."""
     from settings import get_settings
 
     previous = os.environ.get("DIRECTORY_FILE")

@@ -36,7 +36,7 @@ BASE = "http://testserver"
 schema = schemathesis.openapi.from_dict(create_app(Settings()).openapi())
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def fuzz_client(settings: Settings, worker: object) -> Iterator[TestClient]:
     with TestClient(create_app(settings), base_url=BASE, raise_server_exceptions=False) as c:
         yield c

@@ -104,3 +104,20 @@ async def test_413_content_length_and_stream(api: httpx.AsyncClient) -> None:
         "/templates", content=stream(), headers=auth("dana") | {"content-type": "application/yaml"}
     )
     assert r.status_code == 413 and r.json()["error"] == "payload_too_large"
+
+
+async def test_unexpected_error_is_a_logged_500(settings: Settings, client: Client) -> None:
+    app = create_app(settings, temporal_client=client)
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("a bug")
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        r = await c.get("/boom")
+    assert r.status_code == 500
+    assert r.json() == {
+        "error": "internal",
+        "detail": "an internal error occurred; it has been logged",
+    }

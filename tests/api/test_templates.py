@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-import pytest
 import yaml
 
 from settings import Settings
@@ -91,13 +90,17 @@ async def test_validate_ok_does_not_save(api: httpx.AsyncClient) -> None:
 
 
 async def test_graph(api: httpx.AsyncClient) -> None:
-    pytest.importorskip("workflows.graph")
     saved = await save(api, simple_template(unique("graph")))
     r = await api.get(f"/templates/{saved['name']}/graph", headers=auth("eve"))
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["version"] == 1 and "hello" in body["mermaid"]
     assert body["mermaid"].lstrip().startswith(("flowchart", "graph"))
+    r = await api.get(
+        f"/templates/{saved['name']}/graph", headers=auth("eve") | {"accept": "text/plain"}
+    )
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    assert r.text == body["mermaid"]
 
 
 async def test_subflow_resolves_against_registry(api: httpx.AsyncClient) -> None:

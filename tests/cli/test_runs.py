@@ -103,6 +103,12 @@ def test_failed_run_exits_1_and_shows_the_error(cli: Cli, tmp_path: Path) -> Non
     r = cli("status", run_id)
     assert "failed" in r.stdout and "nothing to see here" in r.stdout
 
+    r = cli("run", "cli-always-fails", "--wait", "--json", "--timeout", "60")
+    assert r.exit_code == 1
+    doc = json.loads(r.stdout)  # stdout is only the final status document
+    assert doc["state"] == "failed" and doc["steps"]["boom"]["state"] == "failed"
+    assert "boom: failed" in r.stderr
+
 
 def test_push_reports_findings_with_lines(cli: Cli, tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text(FAILING.replace("cli-always-fails", "cli-bad").replace(

@@ -3,7 +3,7 @@
 Each `templates/<name>.yaml` runs with `templates/examples/<name>.json` as input, its
 `http://127.0.0.1:8765` URLs pointed at a local catch-all receiver, on a fresh dev
 server with the real actions (`activities.registry.all_activities()`), a local SMTP
-sink for `email`, and open approvals decided by an admin `decide` signal (first
+sink for `email`, and open approvals decided by an admin `decide` update (first
 outcome). Writes `tests/histories/template_<name>.json`; `test_replay.py` replays them.
 Templates that cannot finish here (e.g. approvals not wired yet) are reported and skipped.
 """
@@ -66,9 +66,17 @@ async def _decide_open_tasks(client: Client, run_id: str, done: asyncio.Event) -
         for task in st.pending if st else []:
             if task.step not in decided and task.outcomes:
                 decided.add(task.step)
-                payload = {"step": task.step, "outcome": task.outcomes[0],
-                           "actor": "admin", "as_admin": True, "comment": "recorded"}
-                await client.get_workflow_handle(run_id).signal("decide", payload)
+                payload = {
+                    "step": task.step,
+                    "outcome": task.outcomes[0],
+                    "actor": "admin",
+                    "as_admin": True,
+                    "comment": "recorded",
+                }
+                try:  # the API's way: the `decide` update, as an admin
+                    await client.get_workflow_handle(run_id).execute_update("decide", payload)
+                except Exception as e:  # noqa: BLE001 - report and keep going
+                    print(f"decide {task.step} refused: {e}")
         await asyncio.sleep(0.2)
 
 
@@ -82,17 +90,25 @@ async def record(client: Client, names: list[str], base: str) -> None:
     from workflows.loader import load_document
     from workflows.model import Template
 
-    async with Worker(client, task_queue="record-templates", workflows=[TemplateWorkflow],
-                      activities=relayflow_worker.activities(),
-                      interceptors=relayflow_worker.interceptors()):
+    async with Worker(
+        client,
+        task_queue="record-templates",
+        workflows=[TemplateWorkflow],
+        activities=relayflow_worker.activities(),
+        interceptors=relayflow_worker.interceptors(),
+    ):
         for name in names:
             doc = load_document((TEMPLATES / f"{name}.yaml").read_text())
             example = (TEMPLATES / "examples" / f"{name}.json").read_text()
             inp = json.loads(example.replace("http://127.0.0.1:8765", base))
             plan = compile_template(Template.model_validate(doc), 1)
             run_id = f"rec-template_{name}"
-            h = await client.start_workflow(TemplateWorkflow.run, RunInput(plan=plan, input=inp),
-                                            id=run_id, task_queue="record-templates")
+            h = await client.start_workflow(
+                TemplateWorkflow.run,
+                RunInput(plan=plan, input=inp),
+                id=run_id,
+                task_queue="record-templates",
+            )
             done = asyncio.Event()
             decider = asyncio.create_task(_decide_open_tasks(client, run_id, done))
             try:

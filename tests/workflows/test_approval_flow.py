@@ -8,7 +8,12 @@ from typing import Any
 
 import pytest
 import yaml
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
@@ -249,3 +254,41 @@ async def test_decision_accepted_while_paused_downstream_waits(client: Client) -
         await h.signal("resume")
         await h.result()
         assert (await status(h)).steps["next"].state == "succeeded"
+
+
+async def test_nested_approvals_in_foreach_are_addressed_by_item(client: Client) -> None:
+    d = doc(
+        {
+            "id": "fe",
+            "foreach": {
+                "items": "input.docs",
+                "steps": [approval("sign", assignees={"users": ["ann", "bob"]})],
+            },
+        }
+    )
+    async with approval_worker(client) as w:
+        h = await start(client, w, d, {"docs": ["a", "b"]})
+        st = await wait_for(h, lambda s: len(s.pending) == 2)
+        assert sorted(p.step for p in st.pending) == ["fe[0].sign", "fe[1].sign"]
+        assert await assignees_attr(h) == ["user:ann", "user:bob"]
+        await decide(h, "fe[1].sign", "rejected", "bob")
+        st = await wait_for(h, lambda s: len(s.pending) == 1)
+        assert st.steps["fe[1].sign"].decision == "rejected"
+        await h.signal("decide", DecideInput(step="fe[0].sign", outcome="approved", actor="ann"))
+        await h.result()
+        st = await status(h)
+        assert [x["sign"]["decision"] for x in st.steps["fe"].output] == ["approved", "rejected"]
+        assert await assignees_attr(h) == []
+
+
+async def test_cancel_while_waiting_closes_the_task(client: Client) -> None:
+    d = doc(approval("c", assignees={"users": ["ann"]}))
+    async with approval_worker(client) as w:
+        h = await start(client, w, d)
+        await waiting(h, "c")
+        await h.cancel()
+        with pytest.raises(WorkflowFailureError):
+            await h.result()
+        st = await status(h)
+        assert st.state == "cancelled" and st.steps["c"].state == "cancelled"
+        assert st.pending == []

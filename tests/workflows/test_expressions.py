@@ -219,7 +219,9 @@ class ExprProbe:
         return [
             sandboxed.evaluate("input.amount > 1000", full),
             sandboxed.render({"m": "${{ input.nested }}", "s": "po ${{ input.po }}"}, full),
-            sandboxed.evaluate("timestamp(run.started_at) < timestamp('2100-01-01T00:00:00Z')", full),
+            sandboxed.evaluate(
+                "timestamp(run.started_at) < timestamp('2100-01-01T00:00:00Z')", full
+            ),
         ]
 
 

@@ -51,7 +51,13 @@ def test_nested_bodies_are_subgraphs_with_unique_ids() -> None:
         {
             "id": "each",
             "depends_on": ["end"],
-            "foreach": {"items": "input.l", "steps": [{"id": "n", "action": "log"}, {"id": "m", "action": "log", "depends_on": ["n"]}]},
+            "foreach": {
+                "items": "input.l",
+                "steps": [
+                    {"id": "n", "action": "log"},
+                    {"id": "m", "action": "log", "depends_on": ["n"]},
+                ],
+            },
         },
         {
             "id": "again",
@@ -69,7 +75,7 @@ def test_nested_bodies_are_subgraphs_with_unique_ids() -> None:
 
 def test_escaping_quotes_and_markup() -> None:
     assert escape('say "hi" <b> | #1 `x`') == "say #quot;hi#quot; #lt;b#gt; #124; #35;1 #96;x#96;"
-    t = _t({"id": "a", "name": 'The "best" <step>', "action": "log", "when": "input.s == \"q\""})
+    t = _t({"id": "a", "name": 'The "best" <step>', "action": "log", "when": 'input.s == "q"'})
     out = to_mermaid(t)
     assert '"' not in out.split('s_a["', 1)[1].split('"]', 1)[0]
     assert "#quot;best#quot;" in out and "#lt;step#gt;" in out
@@ -77,13 +83,18 @@ def test_escaping_quotes_and_markup() -> None:
 
 
 def test_long_labels_shortened() -> None:
-    t = _t({"id": "a", "action": "log"}, {"id": "b", "action": "log", "depends_on": ["a"], "when": "x" * 200})
+    t = _t(
+        {"id": "a", "action": "log"},
+        {"id": "b", "action": "log", "depends_on": ["a"], "when": "x" * 200},
+    )
     label = to_mermaid(t).split('|"', 1)[1].split('"|', 1)[0]
     assert len(label) <= 60 and label.endswith("…")
 
 
 def test_graph_document() -> None:
-    t = Template.model_validate({"name": "g", "description": "Does\n things", "steps": [{"id": "a", "action": "log"}]})
+    t = Template.model_validate(
+        {"name": "g", "description": "Does\n things", "steps": [{"id": "a", "action": "log"}]}
+    )
     doc = graph_document(t)
     assert doc.startswith("# g\n\nDoes things\n\n```mermaid\nflowchart TD\n")
     assert doc.endswith("```\n")

@@ -218,3 +218,28 @@ async def test_pause_and_resume(client: Client) -> None:
         await h.result()
         st = await h.query(TemplateWorkflow.status)
         assert st.steps["b"].state == "succeeded"
+
+
+async def test_failure_stops_running_loop_and_foreach_bodies(client: Client) -> None:
+    doc = {
+        "steps": [
+            act(
+                "bad", "flaky", **{"with": {"fatal": True, "message": "boom"}}, depends_on=["warm"]
+            ),
+            act("warm"),
+            {"id": "lp", "loop": {"until": "false", "max_iterations": 500, "steps": [act("tick")]}},
+            {
+                "id": "fe",
+                "foreach": {
+                    "items": "[1, 2, 3, 4, 5, 6, 7, 8]",
+                    "concurrency": 1,
+                    "steps": [act("e")],
+                },
+            },
+        ]
+    }
+    result, st = await run(client, doc)
+    assert isinstance(result, WorkflowFailureError) and result.cause.message == "boom"
+    assert st.steps["lp"].state == "cancelled" and "bad failed" in st.steps["lp"].error
+    assert st.steps["fe"].state == "cancelled"
+    assert len([k for k in st.steps if k.startswith("lp[")]) < 500

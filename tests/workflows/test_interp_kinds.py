@@ -236,13 +236,3 @@ async def test_fail_step(client: Client) -> None:
     assert isinstance(result, WorkflowFailureError)
     assert result.cause.message == "stopped after succeeded"
     assert st.steps["stop"].state == "failed"
-
-
-async def test_approval_without_plugin_fails_clearly(client: Client) -> None:
-    from workflows.steps import STEP_RUNNERS
-
-    if STEP_RUNNERS["approval"].__name__ != "_approval_unavailable":
-        return  # the approvals module has landed; its own tests cover it
-    doc = {"steps": [{"id": "ap", "approval": {"assignees": {"users": ["u"]}}}]}
-    result, st = await run(client, doc)
-    assert "not available" in st.steps["ap"].error

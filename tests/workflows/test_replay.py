@@ -1,6 +1,7 @@
 """Determinism: every recorded history in tests/histories replays on the current code.
 
-Re-record with `python -m tests.histories.record` (see that module)."""
+Re-record with `python -m tests.histories.record` (step kinds) and
+`python -m tests.histories.record_templates` (built-in templates)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,15 @@ def test_histories_exist() -> None:
         "failure_cleanup",
     ):
         assert kind in names
+
+
+def test_every_builtin_template_has_a_history() -> None:
+    templates = Path(__file__).resolve().parents[2] / "templates"
+    names = {p.stem for p in HISTORIES}
+    for t in templates.glob("*.yaml"):
+        assert f"template_{t.stem}" in names, (
+            f"record it: python -m tests.histories.record_templates {t.stem}"
+        )
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])

@@ -22,7 +22,9 @@ def _models() -> list[type[BaseModel]]:
     return [
         obj
         for obj in vars(model).values()
-        if isinstance(obj, type) and issubclass(obj, BaseModel) and obj.__module__ == model.__name__
+        if isinstance(obj, type)
+        and issubclass(obj, BaseModel)
+        and obj.__module__ == model.__name__
         and not obj.__name__.startswith("_")
     ]
 
@@ -47,7 +49,9 @@ def test_every_model_field_is_documented(cls: type[BaseModel]) -> None:
     text = (DOCS / "templates.md").read_text()
     for name, info in cls.model_fields.items():
         shown = info.alias or name
-        assert re.search(rf"`{re.escape(shown)}`", text), f"{cls.__name__}.{shown} missing from docs/templates.md"
+        assert re.search(rf"`{re.escape(shown)}`", text), (
+            f"{cls.__name__}.{shown} missing from docs/templates.md"
+        )
 
 
 def test_every_kind_and_run_if_documented() -> None:

@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowFailureError, WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer
 
 from tests.workflows.approval_support import (
     Receiver,
@@ -24,6 +26,7 @@ from tests.workflows.approval_support import (
     waiting,
 )
 from tests.workflows.interp_support import start
+from workflows.interpreter import TemplateWorkflow
 from workflows.search_attributes import ASSIGNEES
 
 pytestmark = pytest.mark.usefixtures("directory")
@@ -153,6 +156,9 @@ async def test_reminder_reassign_auto_reject_exactly_once(
         and e.activity_task_scheduled_event_attributes.activity_type.name == "webhook"
     ]
     assert len(webhooks) == 3
+    # and the history replays deterministically on today's code
+    replayer = Replayer(workflows=[TemplateWorkflow], data_converter=pydantic_data_converter)
+    await replayer.replay_workflow(await h.fetch_history())
 
 
 async def test_worker_restart_between_levels_fires_each_once(
@@ -300,3 +306,40 @@ async def test_continue_as_new_carries_votes_fired_levels_and_due_times(
         assert st2.decision == "approved"  # ann's vote from before continue-as-new counted
         await h.result()
     assert dict(receiver.hits) == {"/warning": 1, "/critical": 1}
+
+
+async def test_sla_on_a_non_approval_step_notifies_once(
+    ts_env: WorkflowEnvironment,
+    receiver: Receiver,  # noqa: F811
+) -> None:
+    client = ts_env.client
+    d = {
+        "steps": [
+            {
+                "id": "slow",
+                "wait": {"duration": "3h"},
+                "sla": [
+                    {
+                        "after": "1h",
+                        "level": "late",
+                        "notify": {
+                            "action": "webhook",
+                            "with": {"url": f"{receiver.url}/late", "json": {"s": "${{ run.id }}"}},
+                        },
+                    },
+                    {
+                        "after": "5h",
+                        "level": "never",
+                        "notify": {"action": "webhook", "with": {"url": receiver.url}},
+                    },
+                ],
+            }
+        ]
+    }
+    async with approval_worker(client) as w:
+        h = await start(client, w, d)
+        await h.result()
+        st = await status(h)
+    assert st.steps["slow"].sla_level == "late" and st.steps["slow"].state == "succeeded"
+    assert dict(receiver.hits) == {"/late": 1}
+    assert receiver.bodies["/late"] == [{"s": h.id}]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from workflows.compiler import compile_template
 from workflows.expressions import evaluate
 from workflows.graph import to_mermaid
+from workflows.io import RunStatus
 from workflows.loader import load_document
 from workflows.validate import validate_template
 
@@ -79,3 +81,186 @@ def test_graph_doc_in_sync(path: Path) -> None:
     assert f"```mermaid\n{to_mermaid(result.template)}```" in graph_doc.read_text(), (
         "docs/graphs out of date; run: .venv/bin/python -m workflows.graph --write"
     )
+
+
+# ---------------------------------------------------------------- end to end
+#
+# Every built-in template runs to completion on the real worker (TemplateWorkflow +
+# the real actions) against one local HTTP receiver standing in for the ERP, the
+# content service, Slack, GitHub, the status page, IT and HR; approvals are decided
+# through the `decide` update by users of a test directory.
+
+REPLIES: dict[tuple[str, str], object] = {
+    ("GET", "/erp/budget/CC-100"): {"available": 10000},
+    ("POST", "/erp/orders"): {"order_id": "O-1"},
+    ("POST", "/generate"): {"text": "Durable workflows, explained.", "score": 0.92},
+    ("POST", "/social/posts"): {"id": "p1", "url": "https://social.example/p1"},
+    ("GET", "/mls/listings/L-1009"): {"address": "1 Main St", "price": 420000},
+    ("POST", "/campaigns"): {"campaign_id": "C-7"},
+    ("GET", "/github/repos/acme/relayflow/pulls/42"): {"additions": 320, "deletions": 180},
+    ("POST", "/github/repos/acme/relayflow/issues/42/comments"): {"id": 99},
+    ("POST", "/status/incidents"): {"ok": True},
+    ("POST", "/it/accounts"): {"login": "grace"},
+    ("POST", "/it/orders"): {"order_id": "IT-1"},
+    ("POST", "/hr/hooks"): {"received": True},
+}
+
+# template -> [(step, outcome)] decided in order, each by a member of the step's role
+DECISIONS: dict[str, list[tuple[str, str]]] = {
+    "purchase-order": [("manager_approval", "approved")],
+    "pull-request-review": [("review", "approved")],
+    "incident-escalation": [("acknowledge", "acknowledged"), ("resolve", "resolved")],
+    "employee-onboarding": [("hr_signoff", "approved")],
+}
+
+DIRECTORY = {
+    "users": [
+        {"id": "mia", "email": "mia@example.com", "roles": ["manager"]},
+        {"id": "rex", "email": "rex@example.com", "roles": ["reviewer"]},
+        {"id": "oli", "email": "oli@example.com", "roles": ["oncall"]},
+        {"id": "hal", "email": "hal@example.com", "roles": ["hr"]},
+    ]
+}
+ACTORS = {
+    "manager_approval": "mia",
+    "review": "rex",
+    "acknowledge": "oli",
+    "resolve": "oli",
+    "hr_signoff": "hal",
+}
+
+
+class _Receiver:
+    """Local HTTP server answering REPLIES (Slack paths answer `ok`), recording requests."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.seen: list[tuple[str, str, object]] = []
+        rec = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _reply(self) -> None:
+                size = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(size) if size else b""
+                rec.seen.append((self.command, self.path, json.loads(raw) if raw else None))
+                if self.path.startswith("/slack/"):
+                    body, ctype = b"ok", "text/plain"
+                elif (self.command, self.path) in REPLIES:
+                    body = json.dumps(REPLIES[(self.command, self.path)]).encode()
+                    ctype = "application/json"
+                else:
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = _reply  # noqa: N815
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():  # type: ignore[no-untyped-def]
+    r = _Receiver()
+    yield r
+    r.close()
+
+
+@pytest.fixture
+def directory(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    import yaml
+
+    from settings import get_settings
+
+    path = tmp_path / "directory.yaml"
+    path.write_text(yaml.safe_dump(DIRECTORY))
+    monkeypatch.setenv("DIRECTORY_FILE", str(path))
+    monkeypatch.delenv("SMTP_HOST", raising=False)
+    get_settings.cache_clear()
+    yield path
+    get_settings.cache_clear()
+
+
+async def _until(handle, pred, timeout: float = 20):  # type: ignore[no-untyped-def]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        st = await handle.query("status", result_type=RunStatus)
+        if pred(st):
+            return st
+        assert loop.time() < deadline, st.model_dump_json(indent=1)
+        await asyncio.sleep(0.1)
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.stem)
+async def test_template_runs_end_to_end(path: Path, client, receiver, directory) -> None:  # type: ignore[no-untyped-def]
+    import uuid
+
+    from activities.assignees import resolve_assignees
+    from activities.registry import all_activities
+    from activities.task_notify import notify_task
+    from tests.helpers.temporal import new_worker
+    from workflows.io import DecideInput, RunInput, StepStatus
+
+    name = path.stem
+    result = validate_template(_load(path))
+    assert result.template is not None
+    plan = compile_template(result.template, 1)
+    sample = (ROOT / "templates" / "examples" / f"{name}.json").read_text()
+    data = json.loads(sample.replace("http://127.0.0.1:8765", receiver.url))
+    activities = {a.__name__: a for a in [*all_activities(), resolve_assignees, notify_task]}
+    async with new_worker(client, activities=list(activities.values())) as w:
+        handle = await client.start_workflow(
+            "TemplateWorkflow",
+            RunInput(plan=plan, input=data),
+            id=f"lib-{name}-{uuid.uuid4().hex[:8]}",
+            task_queue=w.task_queue,
+        )
+        for step, outcome in DECISIONS.get(name, []):
+            await _until(
+                handle,
+                lambda st, s=step: (
+                    st.steps[s].state == "waiting" and any(p.step == s for p in st.pending)
+                ),
+            )
+            decided = await handle.execute_update(
+                "decide",
+                DecideInput(step=step, outcome=outcome, actor=ACTORS[step]),
+                result_type=StepStatus,
+            )
+            assert decided.decision == outcome
+        output = await handle.result()
+        st = await _until(handle, lambda s: True)
+    failed = {k: v.error for k, v in st.steps.items() if v.state == "failed"}
+    assert not failed, failed
+    assert st.state == "completed", st.model_dump_json(indent=1)
+    paths = [p for _, p, _ in receiver.seen]
+    expected_output = {
+        "purchase-order": lambda o: (
+            o["order"] == {"order_id": "O-1"} and o["decision"] == "approved"
+        ),
+        "content-to-social": lambda o: o["post"]["url"] == "https://social.example/p1",
+        "listing-campaign": lambda o: o["campaign"] == {"campaign_id": "C-7"},
+        "pull-request-review": lambda o: o["changed_lines"] == 500 and o["decision"] == "approved",
+        "incident-escalation": lambda o: (
+            o["outcome"] == "resolved" and o["acknowledged_by"] == ["oli"]
+        ),
+        "employee-onboarding": lambda o: len(o["orders"]) == 3 and o["welcome"] == "succeeded",
+    }
+    assert expected_output[name](output), output
+    assert paths, "the template called nothing"

@@ -93,7 +93,10 @@ def test_custom_action_registry() -> None:
         {"id": "c", "action": "log", "with": {"message": "hi"}},
     )
     got = _v(bad, actions=actions)
-    assert ("steps[0].with.cnt", "unknown field 'cnt' for action 'fetch' (did you mean 'count'?)") in got
+    assert (
+        "steps[0].with.cnt",
+        "unknown field 'cnt' for action 'fetch' (did you mean 'count'?)",
+    ) in got
     assert any(loc == "steps[1].with.count" and "integer" in msg for loc, msg in got)
     assert any(loc == "steps[2].action" and "unknown action 'log'" in msg for loc, msg in got)
 
@@ -101,7 +104,11 @@ def test_custom_action_registry() -> None:
 def test_runtime_values_are_not_type_checked() -> None:
     actions = {"fetch": StrictParams}
     doc = _steps(
-        {"id": "a", "action": "fetch", "with": {"url": "secret:ERP_URL", "count": "${{ input.n }}"}},
+        {
+            "id": "a",
+            "action": "fetch",
+            "with": {"url": "secret:ERP_URL", "count": "${{ input.n }}"},
+        },
         {"id": "b", "action": "fetch", "with": {"url": "${{ input.u }}"}},
     )
     assert _v(doc, actions=actions) == []
@@ -116,8 +123,19 @@ def test_nested_scopes() -> None:
             "foreach": {
                 "items": "steps.prep.output.items",
                 "steps": [
-                    {"id": "one", "action": "log", "with": {"message": "${{ item.name }} ${{ index }} ${{ steps.prep.output }}"}},
-                    {"id": "two", "depends_on": ["one"], "action": "log", "with": {"message": "${{ steps.one.output }}"}},
+                    {
+                        "id": "one",
+                        "action": "log",
+                        "with": {
+                            "message": "${{ item.name }} ${{ index }} ${{ steps.prep.output }}"
+                        },
+                    },
+                    {
+                        "id": "two",
+                        "depends_on": ["one"],
+                        "action": "log",
+                        "with": {"message": "${{ steps.one.output }}"},
+                    },
                 ],
             },
         },
@@ -126,10 +144,17 @@ def test_nested_scopes() -> None:
             "loop": {
                 "max_iterations": 5,
                 "until": "steps.check.output.done || iteration >= 4",
-                "steps": [{"id": "check", "action": "log", "with": {"message": "try ${{ iteration }}"}}],
+                "steps": [
+                    {"id": "check", "action": "log", "with": {"message": "try ${{ iteration }}"}}
+                ],
             },
         },
-        {"id": "after", "depends_on": ["each"], "action": "log", "with": {"message": "${{ steps.each.output }}"}},
+        {
+            "id": "after",
+            "depends_on": ["each"],
+            "action": "log",
+            "with": {"message": "${{ steps.each.output }}"},
+        },
     )
     assert _v(doc) == []
 
@@ -141,7 +166,13 @@ def test_nested_cannot_see_parent_or_later_steps() -> None:
             "id": "each",
             "foreach": {
                 "items": "input.l",
-                "steps": [{"id": "one", "action": "log", "with": {"message": "${{ steps.each.output }} ${{ steps.later.output }}"}}],
+                "steps": [
+                    {
+                        "id": "one",
+                        "action": "log",
+                        "with": {"message": "${{ steps.each.output }} ${{ steps.later.output }}"},
+                    }
+                ],
             },
         },
     )
@@ -153,8 +184,12 @@ def test_nested_cannot_see_parent_or_later_steps() -> None:
 def test_run_level_sla_on_approvals() -> None:
     doc = load_document(SPEC_EXAMPLE)
     doc["sla"] = [
-        {"after": "3d", "level": "overdue", "decide": "rejected",
-         "notify": {"action": "log", "with": {"message": "${{ task.step }} ${{ run.id }}"}}},
+        {
+            "after": "3d",
+            "level": "overdue",
+            "decide": "rejected",
+            "notify": {"action": "log", "with": {"message": "${{ task.step }} ${{ run.id }}"}},
+        },
     ]
     assert _v(doc) == []
     doc["sla"][0]["decide"] = "maybe"
@@ -164,9 +199,16 @@ def test_run_level_sla_on_approvals() -> None:
 def test_subflow_resolution_and_cycles() -> None:
     def tpl(name: str, *targets: str) -> Template:
         steps = [{"id": f"s{i}", "subflow": {"template": t}} for i, t in enumerate(targets)]
-        return Template.model_validate({"name": name, "steps": steps or [{"id": "x", "action": "log"}]})
+        return Template.model_validate(
+            {"name": name, "steps": steps or [{"id": "x", "action": "log"}]}
+        )
 
-    registry = {"b": tpl("b", "c"), "c": tpl("c"), "loop-a": tpl("loop-a", "loop-b"), "loop-b": tpl("loop-b", "root")}
+    registry = {
+        "b": tpl("b", "c"),
+        "c": tpl("c"),
+        "loop-a": tpl("loop-a", "loop-b"),
+        "loop-b": tpl("loop-b", "root"),
+    }
     calls: list[tuple[str, int | None]] = []
 
     def resolve(name: str, version: int | None) -> Template | None:
@@ -176,8 +218,13 @@ def test_subflow_resolution_and_cycles() -> None:
     ok = {"name": "root", "steps": [{"id": "s", "subflow": {"template": "b", "version": 2}}]}
     assert _v(ok, resolve_template=resolve) == []
     assert ("b", 2) in calls
-    unknown = {"name": "root", "steps": [{"id": "s", "subflow": {"template": "nope", "version": 3}}]}
-    assert _v(unknown, resolve_template=resolve) == [("steps[0].subflow.template", "unknown template 'nope' version 3")]
+    unknown = {
+        "name": "root",
+        "steps": [{"id": "s", "subflow": {"template": "nope", "version": 3}}],
+    }
+    assert _v(unknown, resolve_template=resolve) == [
+        ("steps[0].subflow.template", "unknown template 'nope' version 3")
+    ]
     cyc = {"name": "root", "steps": [{"id": "s", "subflow": {"template": "loop-a"}}]}
     assert _v(cyc, resolve_template=resolve) == [
         ("steps[0].subflow.template", "subflow cycle: root → loop-a → loop-b → root")

@@ -16,8 +16,12 @@ CORPUS = sorted((Path(__file__).parent / "invalid").glob("*.yaml"))
 
 
 def _expectations(text: str) -> list[tuple[str, str]]:
-    locs = [line[len("# loc:") :].strip() for line in text.splitlines() if line.startswith("# loc:")]
-    msgs = [line[len("# msg:") :].strip() for line in text.splitlines() if line.startswith("# msg:")]
+    locs = [
+        line[len("# loc:") :].strip() for line in text.splitlines() if line.startswith("# loc:")
+    ]
+    msgs = [
+        line[len("# msg:") :].strip() for line in text.splitlines() if line.startswith("# msg:")
+    ]
     assert locs and len(locs) == len(msgs), "corpus file needs # loc: / # msg: pairs"
     return list(zip(locs, msgs, strict=True))
 

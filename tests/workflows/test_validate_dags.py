@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,7 +14,10 @@ def dags(draw: st.DrawFn) -> dict[str, list[str]]:
     """id -> depends_on, acyclic by construction (edges only to earlier ranks), shuffled."""
     n = draw(st.integers(1, 12))
     ids = [f"s{i}" for i in range(n)]
-    graph = {sid: sorted(draw(st.sets(st.sampled_from(ids[:i]), max_size=3))) if i else [] for i, sid in enumerate(ids)}
+    graph = {
+        sid: sorted(draw(st.sets(st.sampled_from(ids[:i]), max_size=3))) if i else []
+        for i, sid in enumerate(ids)
+    }
     order = draw(st.permutations(ids))
     return {sid: graph[sid] for sid in order}
 
@@ -44,9 +45,15 @@ def test_acyclic_validates_and_orders(graph: dict[str, list[str]]) -> None:
 
 @settings(max_examples=100, deadline=None)
 @given(dags(), st.data())
-def test_cycles_rejected_naming_a_real_cycle(graph: dict[str, list[str]], data: st.DataObject) -> None:
+def test_cycles_rejected_naming_a_real_cycle(
+    graph: dict[str, list[str]], data: st.DataObject
+) -> None:
     ids = list(graph)
-    ring = data.draw(st.lists(st.sampled_from(ids), min_size=2, max_size=5, unique=True)) if len(ids) > 1 else None
+    ring = (
+        data.draw(st.lists(st.sampled_from(ids), min_size=2, max_size=5, unique=True))
+        if len(ids) > 1
+        else None
+    )
     if ring is None:
         graph = {ids[0]: [], "x": ["y"], "y": ["x"]}
     else:

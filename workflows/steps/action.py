@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 
 from temporalio import workflow
@@ -17,16 +18,30 @@ from workflows.model import Retry
 from workflows.steps.base import StepContext
 
 DEFAULT_TIMEOUT = timedelta(minutes=5)
+HEARTBEAT_TIMEOUT = timedelta(seconds=30)
+
+
+@lru_cache(maxsize=512)
+def _duration(text: str) -> timedelta:
+    return parse_duration(text)
 
 
 def retry_policy(retry: Retry | None) -> RetryPolicy:
     r = retry or Retry()
+    key = (r.initial_interval, r.backoff, r.max_interval, r.max_attempts, tuple(r.non_retryable))
+    return _policy(*key)
+
+
+@lru_cache(maxsize=512)
+def _policy(
+    initial: str, backoff: float, maximum: str, attempts: int, non_retryable: tuple[str, ...]
+) -> RetryPolicy:
     return RetryPolicy(
-        initial_interval=parse_duration(r.initial_interval),
-        backoff_coefficient=r.backoff,
-        maximum_interval=parse_duration(r.max_interval),
-        maximum_attempts=r.max_attempts,
-        non_retryable_error_types=list(r.non_retryable) or None,
+        initial_interval=_duration(initial),
+        backoff_coefficient=backoff,
+        maximum_interval=_duration(maximum),
+        maximum_attempts=attempts,
+        non_retryable_error_types=list(non_retryable) or None,
     )
 
 
@@ -57,10 +72,11 @@ async def run(ctx: StepContext) -> Any:
             result = await workflow.execute_activity(
                 step.action or "",
                 req,
-                start_to_close_timeout=parse_duration(step.timeout)
-                if step.timeout
-                else DEFAULT_TIMEOUT,
+                start_to_close_timeout=_duration(step.timeout) if step.timeout else DEFAULT_TIMEOUT,
                 retry_policy=retry_policy(step.retry),
+                # actions heartbeat every <= 5 s (activities.registry): a dead worker or a
+                # cancellation is noticed within this, not after the whole timeout
+                heartbeat_timeout=HEARTBEAT_TIMEOUT,
                 summary=ctx.address,
             )
         except ActivityError as e:

@@ -26,6 +26,10 @@ class StepFailure(Exception):
         self.message = message
 
 
+class StepStopped(StepFailure):
+    """The step stopped early because the run is failing (recorded as `cancelled`)."""
+
+
 @dataclass
 class StepContext:
     """One step execution: the runtime, where the step sits, and its carried progress."""

@@ -49,9 +49,12 @@ async def run(ctx: StepContext) -> Any:
     if ctx.resuming:
         failure = next((f for i in range(len(items)) if (f := rt.frame_failure(frame(i)))), None)
     running: dict[asyncio.Task[Any], int] = {}
-    cancelled = False
+    cancelled = stopped = False
     while True:
         while failure is None and not cancelled and len(running) < spec.concurrency:
+            if rt.failing is not None:
+                stopped = True
+                break
             i = next(todo, None)
             if i is None:
                 break
@@ -78,4 +81,6 @@ async def run(ctx: StepContext) -> Any:
         raise asyncio.CancelledError()
     if failure is not None:
         raise StepFailure(f"{failure[0]}: {failure[1]}")
+    if stopped and finished < len(items):
+        rt.stop_if_failing()
     return [rt.frame_outputs(frame(i)) for i in range(len(items))]

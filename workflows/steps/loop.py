@@ -21,6 +21,7 @@ async def run(ctx: StepContext) -> Any:
     assert spec is not None
     start = int((ctx.progress or {}).get("iteration", 0))
     for i in range(start, spec.max_iterations):
+        rt.stop_if_failing()
         ctx.save_progress({"iteration": i})
         ctx.set_detail(f"iteration {i + 1}/{spec.max_iterations}")
         frame = rt.child_frame(ctx.frame, ctx.address, i, {"iteration": i}, spec.steps)

@@ -1,0 +1,128 @@
+"""docs/api.md's purchase-order walk-through, end to end, with a tiny local ERP."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.api.conftest import auth, unique
+
+pytestmark = pytest.mark.usefixtures("worker")
+TEMPLATE = Path(__file__).resolve().parents[2] / "templates" / "purchase-order.yaml"
+
+
+class _Erp(BaseHTTPRequestHandler):
+    def _send(self, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._send({"remaining": 100000})
+
+    def do_POST(self) -> None:  # noqa: N802
+        length = int(self.headers.get("content-length") or 0)
+        order = json.loads(self.rfile.read(length) or b"{}")
+        self._send({"order_id": "ORD-1", "po": order.get("po")})
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def erp_url() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Erp)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/erp"
+    server.shutdown()
+
+
+async def test_purchase_order_walkthrough(api: httpx.AsyncClient, erp_url: str) -> None:
+    r = await api.post(
+        "/templates",
+        content=TEMPLATE.read_bytes(),
+        headers=auth("dana") | {"content-type": "application/yaml"},
+    )
+    assert r.status_code == 201, r.text
+    version = r.json()["version"]
+    run_id = unique("po-2024-0042")
+    po = {"amount": 2500, "requester": "ann", "po": "PO-2024-0042", "cost_center": "CC-100"}
+    r = await api.post(
+        "/runs",
+        json={
+            "template": "purchase-order",
+            "version": version,
+            "run_id": run_id,
+            "tags": {"cost_center": "CC-100"},
+            "input": po,
+        },
+        headers=auth("eve"),
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == "input.erp_url"
+    body = {
+        "template": "purchase-order",
+        "version": version,
+        "run_id": run_id,
+        "tags": {"cost_center": "CC-100"},
+        "input": po | {"erp_url": erp_url},
+    }
+    r = await api.post("/runs", json=body, headers=auth("eve"))
+    assert r.status_code == 201, r.text
+
+    entry = None
+    for _ in range(75):
+        entry = next(
+            (
+                i
+                for i in (await api.get("/inbox", headers=auth("bob"))).json()
+                if i["run_id"] == run_id
+            ),
+            None,
+        )
+        if entry:
+            break
+        await asyncio.sleep(0.2)
+    assert entry, "the approval never reached the manager's inbox"
+    assert entry["pending"][0]["step"] == "manager_approval"
+
+    url = f"/runs/{run_id}/steps/manager_approval/decision"
+    r = await api.post(
+        url, json={"outcome": "approved", "comment": "within budget"}, headers=auth("bob")
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["decision"] == "approved"
+    assert (
+        await api.post(url, json={"outcome": "approved"}, headers=auth("bob"))
+    ).status_code == 409
+
+    for _ in range(75):
+        doc = (await api.get(f"/runs/{run_id}", headers=auth("eve"))).json()
+        if doc["state"] not in ("running", "waiting"):
+            break
+        await asyncio.sleep(0.2)
+    assert doc["state"] == "completed", doc
+    assert {k: v["state"] for k, v in doc["steps"].items()} == {
+        "check_budget": "succeeded",
+        "manager_approval": "succeeded",
+        "place_order": "succeeded",
+    }
+    assert doc["output"]["order"] == {"order_id": "ORD-1", "po": "PO-2024-0042"}
+    assert doc["ui_url"].endswith(f"/workflows/{run_id}")
+    r = await api.get(
+        "/runs",
+        params={"template": "purchase-order", "tag": "cost_center:CC-100"},
+        headers=auth("eve"),
+    )
+    assert r.status_code == 200
