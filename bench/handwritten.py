@@ -4,8 +4,8 @@ What a Temporal user would write by hand for the same shapes: straight-line
 `execute_activity` calls, `asyncio.gather` for parallel branches. They call the
 same `noop` activity with the same `ActionRequest` input and the same activity
 options the interpreter uses for an action step with default `retry`/`timeout`
-(5 min start-to-close, 3 attempts, 1 s initial interval, backoff 2, 1 min max,
-the step id as the activity summary),
+(5 min start-to-close, 30 s heartbeat timeout, 3 attempts, 1 s initial interval,
+backoff 2, 1 min max, the step id as the activity summary),
 so the only difference measured is the interpreter itself.
 """
 
@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.io import ActionRequest
 
 TIMEOUT = timedelta(minutes=5)
+HEARTBEAT_TIMEOUT = timedelta(seconds=30)
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
@@ -38,6 +39,7 @@ async def noop(step: str) -> Any:
         ActionRequest(run_id=run_id, step=step, idempotency_key=f"{run_id}/{step}", params={}),
         start_to_close_timeout=TIMEOUT,
         retry_policy=RETRY,
+        heartbeat_timeout=HEARTBEAT_TIMEOUT,
         summary=step,
         result_type=dict,
     )

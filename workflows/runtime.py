@@ -12,10 +12,10 @@ Workflow code only: deterministic, no I/O. Imported by the interpreter through
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import AbstractAsyncContextManager, contextmanager
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from temporalio import workflow
@@ -23,19 +23,13 @@ from temporalio import workflow
 from workflows import scheduler, status
 from workflows import scope as scopes
 from workflows import search_attributes as sa
+from workflows.continuation import HISTORY_LIMIT, Continuation
 from workflows.io import PendingTask, RunInput, RunStatus, StepStatus
 from workflows.model import Step
 from workflows.steps import RUNTIME_PLUGINS
 from workflows.steps.base import StepContext, StepStopped
 
 TERMINAL = frozenset({"succeeded", "failed", "skipped", "cancelled"})
-# continue-as-new once history passes this many events (or when Temporal suggests it);
-# overridable per run with `RunInput.carry = {"options": {"history_limit": N}}`
-HISTORY_LIMIT = 10_000
-# in-memory step starts allowed in one workflow activation before a 1 ms timer yields,
-# keeping every activation far below Temporal's 2 s deadlock detector
-STEPS_PER_ACTIVATION = 500
-CARRY_VERSION = 1
 
 
 @dataclass
@@ -51,7 +45,7 @@ class Frame:
         return self.prefix + step_id
 
 
-class Runtime:
+class Runtime(Continuation):
     """State of one run plus the services a step runner needs (see `workflows.steps`)."""
 
     def __init__(self, inp: RunInput) -> None:
@@ -134,9 +128,6 @@ class Runtime:
     ) -> Frame:
         """A foreach item / loop iteration frame (statuses appear when it starts running)."""
         return Frame(steps=steps, prefix=f"{address}[{index}].", extra=extra, parent=parent)
-
-    def frame_started(self, frame: Frame) -> bool:
-        return any(frame.address(s.id) in self.statuses for s in frame.steps)
 
     def frame_done(self, frame: Frame) -> bool:
         return all(
@@ -266,76 +257,6 @@ class Runtime:
     def begin_cancel(self) -> None:
         self.cancelling = True
         self._draining = False
-
-    # ------------------------------------------------------------------ checkpoints
-
-    async def checkpoint(self) -> None:
-        """Await before starting anything new: pause, continue-as-new drain, CPU budget."""
-        if self.cancelling:
-            return
-        await self.wait_unpaused()
-        if not self._draining and self._should_continue():
-            self._draining = True
-        if self._draining:
-            await workflow.wait_condition(lambda: not self._draining)
-        await self._yield_if_busy()
-
-    def _should_continue(self) -> bool:
-        info = workflow.info()
-        return (
-            info.is_continue_as_new_suggested()
-            or info.get_current_history_length() >= self.history_limit
-        )
-
-    async def _yield_if_busy(self) -> None:
-        length = workflow.info().get_current_history_length()
-        if length != self._budget_history:
-            # the first activation of a run also pays the sandbox's imports: half budget
-            first = self._budget_history == -1
-            self._budget_history = length
-            self._budget = STEPS_PER_ACTIVATION // 2 if first else 0
-        self._budget += 1
-        if self._budget > STEPS_PER_ACTIVATION:
-            self._budget = 0
-            await workflow.sleep(timedelta(milliseconds=1), summary="yield")
-
-    @contextmanager
-    def in_flight(self) -> Iterator[None]:
-        """Wrap every activity / child workflow call: continue-as-new waits for them."""
-        self._inflight += 1
-        try:
-            yield
-        finally:
-            self._inflight -= 1
-
-    def ready_to_continue(self) -> bool:
-        return (
-            self._draining
-            and not self.cancelling
-            and self._inflight == 0
-            and workflow.all_handlers_finished()
-            and all(check() for check in self.idle_checks)
-        )
-
-    def carry(self) -> dict[str, Any]:
-        """Everything a continue-as-new run needs to pick up where this one stopped."""
-        for cb in self.before_carry:
-            cb()
-        return {
-            "v": CARRY_VERSION,
-            "generation": self.generation + 1,
-            "options": self.options,
-            "started_at": self.started_at.isoformat(),
-            "statuses": {
-                k: st.model_dump(mode="json", exclude_defaults=True)
-                for k, st in self.statuses.items()
-            },
-            "vars": self.vars,
-            "paused": self.paused,
-            "progress": self.progress,
-            "ext": self.ext,
-            "sla_level": self.sla_level,
-        }
 
     def resumable(self, address: str) -> bool:
         """A step carried over in progress (running/waiting before continue-as-new)."""

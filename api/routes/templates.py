@@ -95,12 +95,11 @@ async def list_versions(name: str, session: SessionDep, _: CurrentUser) -> list[
     return [_info(r) for r in await registry.versions(session, name)]
 
 
-_GRAPH_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {
-        "description": "JSON `{name, version, mermaid}`; with `Accept: text/plain`, the Mermaid text",
-        "content": {"text/plain": {"schema": {"type": "string"}}},
-    }
-} | error_responses(401, 404, 422)
+_GRAPH_RESPONSES: dict[int | str, dict[str, Any]] = error_responses(401, 404, 422)
+_GRAPH_RESPONSES[200] = {
+    "description": "JSON `{name, version, mermaid}`; with `Accept: text/plain`, the Mermaid text",
+    "content": {"text/plain": {"schema": {"type": "string"}}},
+}
 
 
 @router.get("/{name}/graph", responses=_GRAPH_RESPONSES, response_model=TemplateGraph)

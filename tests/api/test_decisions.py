@@ -133,3 +133,16 @@ async def test_form_and_reassign(api: httpx.AsyncClient) -> None:
     assert r.status_code == 200, r.text
     r = await api.post(f"{base}/reassign", json={"users": ["bob"]}, headers=auth("olga"))
     assert r.status_code == 409
+
+
+async def test_second_vote_is_409(api: httpx.AsyncClient) -> None:
+    doc = approval_template(unique("quorum"))
+    doc["steps"][0]["approval"]["quorum"] = 2
+    run_id = await start_approval(api, doc)
+    url = f"/runs/{run_id}/steps/approve/decision"
+    r = await api.post(url, json={"outcome": "approved"}, headers=auth("alice"))
+    assert r.status_code == 200 and r.json()["state"] == "waiting"
+    r = await api.post(url, json={"outcome": "approved"}, headers=auth("alice"))
+    assert r.status_code == 409 and r.json()["error"] == "conflict"
+    r = await api.post(url, json={"outcome": "approved"}, headers=auth("bob"))
+    assert r.status_code == 200 and r.json()["decision"] == "approved"

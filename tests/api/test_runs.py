@@ -230,3 +230,32 @@ async def test_terminated_run(api: httpx.AsyncClient, client: Client) -> None:
         return [x["run_id"] for x in r.json()["runs"]] == [run_id]
 
     assert await eventually(listed)
+
+
+async def test_subflows_are_pinned_at_start(api: httpx.AsyncClient, client: Client) -> None:
+    from api.services.starting import existing_input
+
+    child, parent = unique("child"), unique("parent")
+    await save(api, simple_template(child, outputs={"said": "hi ${{ input.who }}"}))
+    await save(api, simple_template(child, outputs={"said": "v2 ${{ input.who }}"}))
+    await save(
+        api,
+        {
+            "name": parent,
+            "steps": [{"id": "sub", "subflow": {"template": child, "input": {"who": "kid"}}}],
+            "outputs": {"child": "${{ steps.sub.output }}"},
+        },
+    )
+    run_id = (await start(api, template=parent, input={})).json()["run_id"]
+    await save(api, simple_template(child, outputs={"said": "v3 ${{ input.who }}"}))  # after start
+    run = await existing_input(client, run_id)
+    assert run is not None
+    assert run.subflow_versions == {child: 2} and set(run.subflows) == {f"{child}@2"}
+
+    async def done() -> dict[str, Any] | None:
+        doc = (await api.get(f"/runs/{run_id}", headers=auth("eve"))).json()
+        return doc if doc["state"] in ("completed", "failed") else None
+
+    doc = await eventually(done)
+    assert doc and doc["state"] == "completed", doc
+    assert doc["output"] == {"child": {"said": "v2 kid"}}

@@ -6,11 +6,12 @@ import asyncio
 import hashlib
 import hmac
 import json
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
-from temporalio.client import Client
+from temporalio.client import Client, ScheduleActionStartWorkflow, ScheduleOverlapPolicy
 
 from tests.api.conftest import (
     WEBHOOK_SECRET,
@@ -45,9 +46,12 @@ async def test_schedule_lifecycle(api: httpx.AsyncClient, client: Client) -> Non
     assert (await api.post("/schedules", json=body, headers=auth("dana"))).status_code == 409
 
     desc = await client.get_schedule_handle(sid).describe()
-    assert desc.schedule.policy.catchup_window.total_seconds() == 60
-    assert desc.schedule.action.workflow == "TemplateWorkflow"  # type: ignore[union-attr]
-    assert desc.schedule.action.id == sid  # type: ignore[union-attr]
+    assert desc.schedule.policy.catchup_window == timedelta(minutes=1)
+    assert desc.schedule.policy.overlap == ScheduleOverlapPolicy.SKIP
+    assert desc.schedule.state.paused is True
+    action = desc.schedule.action
+    assert isinstance(action, ScheduleActionStartWorkflow)
+    assert action.workflow == "TemplateWorkflow" and action.id == sid
 
     async def listed() -> list[str]:
         r = await api.get("/schedules", headers=auth("eve"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import httpx
 import yaml
@@ -105,7 +106,7 @@ async def test_graph(api: httpx.AsyncClient) -> None:
 
 async def test_subflow_resolves_against_registry(api: httpx.AsyncClient) -> None:
     child = unique("child")
-    parent = {
+    parent: dict[str, Any] = {
         "name": unique("parent"),
         "steps": [{"id": "sub", "subflow": {"template": child, "input": {"who": "x"}}}],
     }

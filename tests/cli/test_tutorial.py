@@ -46,13 +46,13 @@ def test_tutorial_broken_template_message() -> None:
 
 
 @pytest.fixture
-def demo_erp() -> str:
+def demo_services() -> str:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "scripts/demo_erp.py", "--port", str(port)], cwd=ROOT,
+        [sys.executable, "scripts/demo_services.py", "--port", str(port)], cwd=ROOT,
         stdout=subprocess.PIPE, text=True,
     )
-    assert "demo ERP on" in (proc.stdout.readline() if proc.stdout else "")
+    assert "demo services on" in (proc.stdout.readline() if proc.stdout else "")
     assert httpx.get(f"http://127.0.0.1:{port}/erp/budget/x", timeout=5).status_code == 200
     yield f"127.0.0.1:{port}"
     proc.terminate()
@@ -60,10 +60,10 @@ def demo_erp() -> str:
 
 
 @pytest.mark.timeout(180)
-def test_tutorial_commands_run(stack: Stack, demo_erp: str) -> None:
+def test_tutorial_commands_run(stack: Stack, demo_services: str) -> None:
     script = "\n".join(m.group("body") for m in blocks("test"))
     assert "relayflow decide po-1001" in script
-    script = script.replace("127.0.0.1:8765", demo_erp)
+    script = script.replace("127.0.0.1:8765", demo_services)
     env = {k: v for k, v in os.environ.items() if not k.startswith("RELAYFLOW_")}
     env.update(
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
 from tests.workflows.interp_support import ACTIVE, CALLS, GATES, PEAK, act, run, start, worker
+from workflows import search_attributes as sa
 from workflows.interpreter import TemplateWorkflow
 
 
@@ -213,11 +215,15 @@ async def test_pause_and_resume(client: Client) -> None:
         assert st.steps["a"].state == "succeeded" and st.steps["b"].state == "pending"
         assert st.state == "paused"
         desc = await h.describe()
-        assert desc.typed_search_attributes  # RunState upserted on the change
+        assert desc.typed_search_attributes.get(sa.RUN_STATE) == "paused"  # upserted on change
         await h.signal(TemplateWorkflow.resume)
         await h.result()
         st = await h.query(TemplateWorkflow.status)
         assert st.steps["b"].state == "succeeded"
+        desc = await h.describe()
+        assert desc.typed_search_attributes.get(sa.RUN_STATE) == "running"  # not "completed"
+        events = [e.event_type for e in (await h.fetch_history()).events]
+        assert events.count(EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES) == 2
 
 
 async def test_failure_stops_running_loop_and_foreach_bodies(client: Client) -> None:

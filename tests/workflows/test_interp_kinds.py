@@ -9,6 +9,7 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 
 from tests.workflows.interp_support import GATES, PEAK, act, plan, run, start, worker
+from workflows import search_attributes as sa
 from workflows.interpreter import TemplateWorkflow
 
 
@@ -218,7 +219,9 @@ async def test_subflow_child_outputs_and_failure(client: Client) -> None:
     h = client.get_workflow_handle("parent-sub.sub")
     desc = await h.describe()
     assert desc.workflow_type == "TemplateWorkflow"
-    assert desc.typed_search_attributes  # TemplateName/TemplateVersion/RunState at start
+    attrs = desc.typed_search_attributes
+    assert attrs.get(sa.TEMPLATE_NAME) == "child" and attrs.get(sa.TEMPLATE_VERSION) == 2
+    assert attrs.get(sa.RUN_STATE) == "running"
 
 
 async def test_fail_step(client: Client) -> None:

@@ -207,8 +207,8 @@ async def _until(handle, pred, timeout: float = 20):  # type: ignore[no-untyped-
         await asyncio.sleep(0.1)
 
 
-@pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.stem)
-async def test_template_runs_end_to_end(path: Path, client, receiver, directory) -> None:  # type: ignore[no-untyped-def]
+async def _run(client, receiver, name: str, decisions, data_patch=None):  # type: ignore[no-untyped-def]
+    """Run templates/<name>.yaml with its sample input; decide `decisions` in order."""
     import uuid
 
     from activities.assignees import resolve_assignees
@@ -217,21 +217,26 @@ async def test_template_runs_end_to_end(path: Path, client, receiver, directory)
     from tests.helpers.temporal import new_worker
     from workflows.io import DecideInput, RunInput, StepStatus
 
-    name = path.stem
-    result = validate_template(_load(path))
+    result = validate_template(_load(ROOT / "templates" / f"{name}.yaml"))
     assert result.template is not None
     plan = compile_template(result.template, 1)
     sample = (ROOT / "templates" / "examples" / f"{name}.json").read_text()
-    data = json.loads(sample.replace("http://127.0.0.1:8765", receiver.url))
-    activities = {a.__name__: a for a in [*all_activities(), resolve_assignees, notify_task]}
-    async with new_worker(client, activities=list(activities.values())) as w:
+    data = {
+        **json.loads(sample.replace("http://127.0.0.1:8765", receiver.url)),
+        **(data_patch or {}),
+    }
+    # dedupe: the registry may already include the internal approval activities
+    activities = list(
+        {a.__name__: a for a in [resolve_assignees, notify_task, *all_activities()]}.values()
+    )
+    async with new_worker(client, activities=activities) as w:
         handle = await client.start_workflow(
             "TemplateWorkflow",
             RunInput(plan=plan, input=data),
             id=f"lib-{name}-{uuid.uuid4().hex[:8]}",
             task_queue=w.task_queue,
         )
-        for step, outcome in DECISIONS.get(name, []):
+        for step, outcome in decisions:
             await _until(
                 handle,
                 lambda st, s=step: (
@@ -249,18 +254,40 @@ async def test_template_runs_end_to_end(path: Path, client, receiver, directory)
     failed = {k: v.error for k, v in st.steps.items() if v.state == "failed"}
     assert not failed, failed
     assert st.state == "completed", st.model_dump_json(indent=1)
-    paths = [p for _, p, _ in receiver.seen]
-    expected_output = {
-        "purchase-order": lambda o: (
-            o["order"] == {"order_id": "O-1"} and o["decision"] == "approved"
-        ),
-        "content-to-social": lambda o: o["post"]["url"] == "https://social.example/p1",
-        "listing-campaign": lambda o: o["campaign"] == {"campaign_id": "C-7"},
-        "pull-request-review": lambda o: o["changed_lines"] == 500 and o["decision"] == "approved",
-        "incident-escalation": lambda o: (
-            o["outcome"] == "resolved" and o["acknowledged_by"] == ["oli"]
-        ),
-        "employee-onboarding": lambda o: len(o["orders"]) == 3 and o["welcome"] == "succeeded",
-    }
-    assert expected_output[name](output), output
-    assert paths, "the template called nothing"
+    return output, st
+
+
+EXPECTED_OUTPUT = {
+    "purchase-order": lambda o: o["order"] == {"order_id": "O-1"} and o["decision"] == "approved",
+    "content-to-social": lambda o: o["post"]["url"] == "https://social.example/p1",
+    "listing-campaign": lambda o: o["campaign"] == {"campaign_id": "C-7"},
+    "pull-request-review": lambda o: o["changed_lines"] == 500 and o["decision"] == "approved",
+    "incident-escalation": lambda o: o["outcome"] == "resolved" and o["acknowledged_by"] == ["oli"],
+    "employee-onboarding": lambda o: len(o["orders"]) == 3 and o["welcome"] == "succeeded",
+}
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.stem)
+async def test_template_runs_end_to_end(path: Path, client, receiver, directory) -> None:  # type: ignore[no-untyped-def]
+    output, _ = await _run(client, receiver, path.stem, DECISIONS.get(path.stem, []))
+    assert EXPECTED_OUTPUT[path.stem](output), output
+    assert receiver.seen, "the template called nothing"
+
+
+async def test_purchase_order_rejected_and_small_orders(client, receiver, directory) -> None:  # type: ignore[no-untyped-def]
+    """A rejection is a decision: the run completes, nothing is ordered, order = null."""
+    output, st = await _run(client, receiver, "purchase-order", [("manager_approval", "rejected")])
+    assert output == {"order": None, "decision": "rejected"}
+    assert st.steps["place_order"].state == "skipped"
+    assert ("POST", "/erp/orders") not in [(m, p) for m, p, _ in receiver.seen]
+    # a small order skips the approval and is placed
+    output, st = await _run(client, receiver, "purchase-order", [], {"amount": 50})
+    assert output == {"order": {"order_id": "O-1"}, "decision": "not needed"}
+    assert st.steps["manager_approval"].state == "skipped"
+
+
+async def test_pull_request_small_change_passes_without_review(client, receiver, directory) -> None:  # type: ignore[no-untyped-def]
+    output, st = await _run(client, receiver, "pull-request-review", [], {"large_threshold": 1000})
+    assert output == {"changed_lines": 500, "decision": "auto"}
+    comments = [b for m, p, b in receiver.seen if p.endswith("/comments")]
+    assert comments == [{"body": "relayflow: small change, passed automatically"}]

@@ -69,3 +69,34 @@ def test_cycles_rejected_naming_a_real_cycle(
     assert named[0] == named[-1] and len(named) >= 3
     for a, b in zip(named, named[1:], strict=False):
         assert b in graph[a], f"{a} does not depend on {b}: {cycles[0].msg}"
+
+
+KEYS = [
+    "name", "steps", "id", "action", "with", "depends_on", "when", "run_if", "approval",
+    "assignees", "users", "roles", "quorum", "outcomes", "sla", "after", "level", "decide",
+    "foreach", "items", "loop", "until", "max_iterations", "wait", "duration", "set", "gate",
+    "check", "subflow", "template", "fail", "message", "outputs", "input_schema", "retry",
+    "timeout", "form", "on_timeout", "notify", "reassign", "bogus",
+]  # fmt: skip
+SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(-3, 5), st.sampled_from(
+        ["a", "b", "log", "http", "1s", "0s", "all", "${{ input.x }}", "steps.a.state", "${{", "[]", "approved"]
+    ),
+)  # fmt: skip
+DOCS = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.sampled_from(KEYS), inner, max_size=5)
+    ),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.dictionaries(st.sampled_from(KEYS), DOCS, max_size=6))
+def test_validator_never_crashes_on_garbage(doc: dict[str, object]) -> None:
+    result = validate_template(doc)
+    assert all(not f.msg.startswith("internal error") for f in result.findings), result.findings
+    assert result.ok == (result.template is not None)
+    locs = [f.loc for f in result.findings]
+    assert len(locs) == len(result.findings)

@@ -16,7 +16,7 @@ import re
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import TypedSearchAttributes
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.workflow import ParentClosePolicy
 
 from workflows import search_attributes as sa
@@ -41,20 +41,22 @@ async def run(ctx: StepContext) -> Any:
             f"subflow template {spec.template}@{version or '?'} was not pinned when the run started"
         )
     child_input = render(spec.input, ctx.scope())
-    pairs = [
-        sa.TEMPLATE_NAME.value_set(plan.name),
-        sa.TEMPLATE_VERSION.value_set(plan.version),
-        sa.RUN_STATE.value_set("running"),
+    pairs: list[SearchAttributePair[Any]] = [
+        SearchAttributePair(sa.TEMPLATE_NAME, plan.name),
+        SearchAttributePair(sa.TEMPLATE_VERSION, plan.version),
+        SearchAttributePair(sa.RUN_STATE, "running"),
     ]
     if rt.inp.started_by:
-        pairs.append(sa.STARTED_BY.value_set(rt.inp.started_by))
+        pairs.append(SearchAttributePair(sa.STARTED_BY, rt.inp.started_by))
     if rt.inp.tags:
-        pairs.append(sa.RUN_TAGS.value_set([f"{k}:{v}" for k, v in sorted(rt.inp.tags.items())]))
+        pairs.append(
+            SearchAttributePair(sa.RUN_TAGS, [f"{k}:{v}" for k, v in sorted(rt.inp.tags.items())])
+        )
     cid = child_id(rt.run_id, ctx.address)
     ctx.set_detail(f"child {cid}")
     with rt.in_flight():
-        return await workflow.execute_child_workflow(
-            WORKFLOW_TYPE,
+        result: Any = await workflow.execute_child_workflow(
+            WORKFLOW_TYPE,  # type: ignore[arg-type]  # by name: the same workflow type
             RunInput(
                 plan=plan,
                 input=child_input,
@@ -68,3 +70,4 @@ async def run(ctx: StepContext) -> Any:
             search_attributes=TypedSearchAttributes(pairs),
             static_summary=f"{plan.name}@{plan.version}",
         )
+    return result
