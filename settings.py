@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -31,6 +32,11 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     api_public_url: str = "http://127.0.0.1:8000"
+    # mTLS to Temporal (same variable names as the Temporal CLI); unset = plain text
+    temporal_tls_cert: str | None = None
+    temporal_tls_key: str | None = None
+    temporal_tls_ca: str | None = None
+    temporal_tls_server_name: str | None = None
 
     @field_validator("webhook_secrets", mode="before")
     @classmethod
@@ -38,6 +44,23 @@ class Settings(BaseSettings):
         if isinstance(v, str):
             return json.loads(v) if v.strip() else {}
         return v
+
+
+    def temporal_tls(self) -> Any:
+        """`tls=` for `Client.connect`: a TLSConfig when any TEMPORAL_TLS_* file is set, else False."""
+        if not (self.temporal_tls_cert or self.temporal_tls_ca):
+            return False
+        from temporalio.service import TLSConfig
+
+        def read(path: str | None) -> bytes | None:
+            return Path(path).read_bytes() if path else None
+
+        return TLSConfig(
+            server_root_ca_cert=read(self.temporal_tls_ca),
+            client_cert=read(self.temporal_tls_cert),
+            client_private_key=read(self.temporal_tls_key),
+            domain=self.temporal_tls_server_name,
+        )
 
 
 @lru_cache

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from datetime import timedelta
 from collections.abc import Callable
 from typing import Any
 
@@ -41,7 +42,10 @@ def activities() -> list[Callable[..., Any]]:
 async def connect() -> Client:
     s = get_settings()
     return await Client.connect(
-        s.temporal_address, namespace=s.temporal_namespace, data_converter=pydantic_data_converter
+        s.temporal_address,
+        namespace=s.temporal_namespace,
+        data_converter=pydantic_data_converter,
+        tls=s.temporal_tls(),
     )
 
 
@@ -59,7 +63,7 @@ async def main() -> None:
         workflows=workflows(),
         activities=activities(),
         interceptors=interceptors(),
-        graceful_shutdown_timeout=__import__("datetime").timedelta(seconds=10),
+        graceful_shutdown_timeout=timedelta(seconds=10),
     ):
         log.info("worker polling task queue %r on %s", s.task_queue, s.temporal_address)
         await stop.wait()

@@ -120,23 +120,26 @@ async def profile_side(rig: harness.Rig, side: str, shape: str, n: int, rate: in
         def start(rid: str) -> Any:
             return harness.start_handwritten(client, shape, tq, run_id=rid)
     await batch(start, "warm", 5, 5, SideStats(), None)
-    out = Path(tempfile.mkdtemp(prefix="relayflow-spy-")) / f"{side}.txt"
-    spy = subprocess.Popen(
-        [exe, "record", "--pid", str(os.getpid()), "--rate", str(rate), "--format", "raw",
-         "--nonblocking", "--output", str(out)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
+    workdir = Path(tempfile.mkdtemp(prefix="relayflow-spy-"))
+    out, log = workdir / f"{side}.txt", workdir / f"{side}.log"
+    with log.open("wb") as err:  # a file, not a pipe: py-spy's warnings must never block it
+        spy = subprocess.Popen(
+            [exe, "record", "--pid", str(os.getpid()), "--rate", str(rate), "--format", "raw",
+             "--nonblocking", "--output", str(out)],
+            stdout=subprocess.DEVNULL, stderr=err,
+        )
     await asyncio.sleep(1.0)  # let py-spy attach
     stats = SideStats()
     await batch(start, f"spy-{side}", n, 10, stats, None)
     spy.send_signal(signal.SIGINT)
-    _, err = await asyncio.to_thread(spy.communicate)
+    await asyncio.to_thread(spy.wait)
     if not out.exists():
-        return {"error": f"py-spy wrote nothing: {err.decode(errors='replace')[-500:]}"}
+        return {"error": f"py-spy wrote nothing: {log.read_text(errors='replace')[-500:]}"}
     prof = parse_collapsed(out)
     runs = max(stats.runs, 1)
     return {
         "runs": stats.runs,
+        "failed_runs": stats.failed,
         "samples": prof.total,
         "busy_per_run": prof.busy / runs,
         "activation_per_run": prof.activation / runs,

@@ -46,6 +46,9 @@ class Stack:
         return None
 
     def stop(self) -> None:
+        # a second Ctrl-C while stopping must not orphan a child
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for name, proc in reversed(self.procs):  # API and worker first, Temporal last
             if proc.poll() is None:
                 log.info("stopping %s", name)

@@ -118,7 +118,7 @@ def tokenize(source: str) -> list[Token]:
             i = j
         else:
             two = source[i : i + 2]
-            if two in ("==", "!=", "<=", ">=", "&&", "||", "?."):
+            if two in ("==", "!=", "<=", ">=", "&&", "||"):
                 tokens.append(Token("punct", two))
                 i += 2
             else:
@@ -174,3 +174,37 @@ def scan_embedded(text: str) -> list[str | tuple[str]]:
     if buf or not parts:
         parts.append("".join(buf))
     return parts
+
+
+def paths(tokens: list[Token]) -> list[tuple[str | int, ...]]:
+    """Static access paths of top-level names: `steps.a.output['x'][0]` -> ('steps', 'a', 'output', 'x', 0).
+
+    A path stops at a method call (`.map(`), a computed index or anything else; the
+    part before is what the expression may read (the cost guard measures that subtree).
+    """
+    found: list[tuple[str | int, ...]] = []
+    n = len(tokens)
+    for i, t in enumerate(tokens):
+        if t.kind != "ident" or (i > 0 and tokens[i - 1].text == "."):
+            continue
+        path: list[str | int] = [t.text]
+        j = i + 1
+        while j + 1 < n:
+            if tokens[j].text == "." and tokens[j + 1].kind == "ident":
+                if j + 2 < n and tokens[j + 2].text == "(":
+                    break
+                path.append(tokens[j + 1].text)
+                j += 2
+            elif j + 2 < n and tokens[j].text == "[" and tokens[j + 2].text == "]":
+                key = tokens[j + 1]
+                if key.kind == "string":
+                    path.append(str(key.value))
+                elif key.kind == "number" and key.text.isdigit():
+                    path.append(int(key.text))
+                else:
+                    break
+                j += 3
+            else:
+                break
+        found.append(tuple(path))
+    return found

@@ -79,3 +79,30 @@ def to_plain(value: Any) -> Any:
     if callable(name):  # a CEL type value, e.g. type(1) -> "int"
         return str(name())
     return str(value)
+
+
+def _largest(node: Any) -> int:
+    if isinstance(node, Mapping):
+        return max([len(node), *(_largest(v) for v in node.values())])
+    if isinstance(node, list | tuple):
+        return max([len(node), *(_largest(v) for v in node)])
+    return 0
+
+
+def largest_under(data: Mapping[str, Any], paths: list[tuple[str | int, ...]]) -> int:
+    """The largest list/map an expression may range over: measured under each static path."""
+    largest = 0
+    for path in paths:
+        root = path[0] if path else None
+        if not isinstance(root, str) or root not in data:
+            continue
+        node: Any = data[root]
+        for key in path[1:]:
+            if isinstance(node, Mapping) and key in node:
+                node = node[key]
+            elif isinstance(node, list | tuple) and isinstance(key, int) and 0 <= key < len(node):
+                node = node[key]
+            else:
+                break
+        largest = max(largest, _largest(node))
+    return largest

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from workflows._schema_errors import field_names
 from workflows._validate_graph import upstream
+from workflows._validate_hints import expression_hint, set_keys, var_refs
 from workflows.expressions import (
     ExpressionError,
     check,
@@ -56,6 +57,8 @@ class Checker:
     def __init__(self, actions: Mapping[str, type[BaseModel] | None], add: Add) -> None:
         self.actions = actions
         self.add = add
+        # keys any `set` step writes (None: unknown, e.g. a partial template)
+        self.var_names: frozenset[str] | None = None
 
     # -------------------------------------------------------------- expressions
 
@@ -70,8 +73,11 @@ class Checker:
         try:
             check(source, scope.names)
         except ExpressionError as e:
-            self.add(loc, str(e))
+            self.add(loc, str(e) + expression_hint(source))
             return
+        if "vars" in scope.names and self.var_names is not None:
+            for name in sorted(var_refs(source) - self.var_names):
+                self.add(loc, f"expression `{source}`: no set step writes vars.{name}")
         if "steps" not in scope.names:
             return
         if dynamic_steps_access(source):
@@ -186,11 +192,19 @@ def check_template(
     actions: Mapping[str, type[BaseModel] | None],
     resolve: Resolver | None,
     add: Add,
+    *,
+    complete: bool = True,
 ) -> None:
-    """Apply every semantic rule; findings go to `add(loc, msg)`."""
+    """Apply every semantic rule; findings go to `add(loc, msg)`.
+
+    `complete=False` for a best-effort template whose broken steps were dropped:
+    rules that need every step (which `vars` exist) are skipped.
+    """
     from workflows._validate_steps import check_steps, check_subflows
 
     c = Checker(actions, add)
+    if complete:
+        c.var_names = frozenset(set_keys(template.steps))
     top_ids = frozenset(s.id for s in template.steps)
     if template.input_schema is not None:
         _schema(template.input_schema, "input_schema", "input_schema", add)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
+
+import jsonschema
 
 from workflows._validate_rules import (
     Add,
     Checker,
     Resolver,
     Scope,
+    _dynamic,
     _schema,
     check_items_literal,
     check_sla,
@@ -180,6 +184,29 @@ def _cycle_from(
     return None
 
 
+def _child_input(sub: Subflow, schema: dict[str, Any], loc: str, report: Add) -> None:
+    """Literal parts of a subflow's input against the child's input_schema.
+
+    Values embedding `${{ }}` are resolved at run time: they are left out, and so
+    is their `required` entry; the child validates its whole input when it starts.
+    """
+    literal = {k: v for k, v in sub.input.items() if not _dynamic(v)}
+    dynamic = set(sub.input) - set(literal)
+    relaxed = dict(schema)
+    if isinstance(relaxed.get("required"), list):
+        relaxed["required"] = [r for r in relaxed["required"] if r not in dynamic]
+    try:
+        validator = jsonschema.validators.validator_for(relaxed)(relaxed)
+        errors = sorted(validator.iter_errors(literal), key=lambda e: list(e.absolute_path))
+    except jsonschema.SchemaError:
+        return  # the child's own problem, reported when it was saved
+    for err in errors:
+        where = loc
+        for part in err.absolute_path:
+            where = f"{where}[{part}]" if isinstance(part, int) else f"{where}.{part}"
+        report(where, f"does not match the input_schema of '{sub.template}': {err.message}")
+
+
 def check_subflows(template: Template, resolve: Resolver | None, report: Add) -> None:
     """Unknown subflow targets and subflow cycles (self-reference by name included)."""
     done: set[str] = set()
@@ -198,6 +225,8 @@ def check_subflows(template: Template, resolve: Resolver | None, report: Add) ->
             version = f" version {sub.version}" if sub.version is not None else ""
             report(where, f"unknown template '{sub.template}'{version}")
             continue
+        if child.input_schema:
+            _child_input(sub, child.input_schema, f"{loc}.subflow.input", report)
         cycle = _cycle_from(child, [template.name, sub.template], resolve, done)
         if cycle:
             report(where, "subflow cycle: " + " → ".join(cycle))

@@ -31,8 +31,8 @@ with workflow.unsafe.imports_passed_through():
     from cel_expr_python import cel
     from cel_expr_python.ext import ext_encoders, ext_math, ext_optional, ext_strings
 
-from workflows._cel_lex import Token, scan_embedded, tokenize
-from workflows._cel_values import Size, to_cel, to_plain
+from workflows._cel_lex import Token, paths, scan_embedded, tokenize
+from workflows._cel_values import Size, largest_under, to_cel, to_plain
 
 # Names a template expression may use (SPEC §2); triggers use TRIGGER_NAMES.
 SCOPE_NAMES: frozenset[str] = frozenset(
@@ -62,6 +62,9 @@ class ExpressionError(ValueError):
         shown = source if len(source) <= 200 else source[:197] + "..."
         super().__init__(f"expression `{shown}`: {detail}")
 
+    def __reduce__(self) -> tuple[type[ExpressionError], tuple[str, str]]:
+        return (type(self), (self.source, self.detail))
+
 
 _lock = threading.Lock()
 
@@ -83,7 +86,7 @@ def _env(names: frozenset[str]) -> Any:
 class _Program:
     """A compiled expression plus the facts the cost guard needs."""
 
-    __slots__ = ("expr", "roots", "builds", "plus")
+    __slots__ = ("expr", "roots", "builds", "plus", "paths")
 
     def __init__(self, expr: Any, tokens: list[Token]) -> None:
         self.expr = expr
@@ -93,6 +96,7 @@ class _Program:
             for i, t in enumerate(tokens)
         )
         self.plus = sum(1 for t in tokens if t.text == "+")
+        self.paths = paths(tokens)
 
 
 def _clean(message: str) -> str:
@@ -204,9 +208,8 @@ def evaluate(source: str, scope: Mapping[str, Any]) -> Any:
     program = _compile(source, frozenset(scope))
     names = [name for name in program.roots if name in scope]
     if program.builds:
-        size = Size()
-        data = {name: _convert(scope[name], size, source) for name in names}
-        if size.largest * (1 + program.plus) > MAX_BUILD_ELEMENTS:
+        data = {name: _convert(scope[name], Size(), source) for name in names}
+        if largest_under(data, program.paths) * (1 + program.plus) > MAX_BUILD_ELEMENTS:
             raise ExpressionError(
                 source,
                 f"budget exceeded: map()/filter() over data with more than {MAX_BUILD_ELEMENTS} "
@@ -290,33 +293,31 @@ def render(value: Any, scope: Mapping[str, Any]) -> Any:
     return value
 
 
-def step_refs(source: str) -> set[str]:
-    """Step ids referenced as `steps.<id>` or `steps['<id>']` (top-level `steps` only)."""
+def _step_uses(source: str) -> list[str | None]:
+    """For each top-level `steps`: the literal id it selects, or None (computed/whole)."""
     tokens = _tokens(source)
-    refs: set[str] = set()
+    uses: list[str | None] = []
     for i, t in enumerate(tokens):
         if t.kind != "ident" or t.text != "steps" or (i > 0 and tokens[i - 1].text == "."):
             continue
-        nxt = tokens[i + 1 : i + 4]
-        if len(nxt) >= 2 and nxt[0].text == "." and nxt[1].kind == "ident":
-            refs.add(nxt[1].text)
-        elif (
-            len(nxt) == 3 and nxt[0].text == "[" and nxt[1].kind == "string" and nxt[2].text == "]"
-        ):
-            refs.add(str(nxt[1].value))
-    return refs
+        nxt = [x.text for x in tokens[i + 1 : i + 4]]
+        kinds = [x.kind for x in tokens[i + 1 : i + 4]]
+        if nxt[:1] == ["."] and kinds[1:2] == ["ident"]:
+            uses.append(nxt[1])  # steps.id
+        elif nxt[:2] == [".", "?"] and kinds[2:3] == ["ident"]:
+            uses.append(nxt[2])  # steps.?id (optional select)
+        elif nxt[:1] == ["["] and kinds[1:2] == ["string"] and nxt[2:3] == ["]"]:
+            uses.append(str(tokens[i + 2].value))  # steps['id']
+        else:
+            uses.append(None)
+    return uses
+
+
+def step_refs(source: str) -> set[str]:
+    """Step ids referenced as `steps.<id>`, `steps['<id>']` or `steps.?<id>` (top-level `steps`)."""
+    return {u for u in _step_uses(source) if u is not None}
 
 
 def dynamic_steps_access(source: str) -> bool:
-    """True when `steps` is used other than as `steps.<id>` / `steps['<id>']` (uncheckable)."""
-    tokens = _tokens(source)
-    for i, t in enumerate(tokens):
-        if t.kind != "ident" or t.text != "steps" or (i > 0 and tokens[i - 1].text == "."):
-            continue
-        nxt = tokens[i + 1 : i + 4]
-        if len(nxt) >= 2 and nxt[0].text == "." and nxt[1].kind == "ident":
-            continue
-        if len(nxt) == 3 and nxt[0].text == "[" and nxt[1].kind == "string" and nxt[2].text == "]":
-            continue
-        return True
-    return False
+    """True when `steps` is used other than with a literal id (e.g. `steps[x]`, `size(steps)`)."""
+    return any(u is None for u in _step_uses(source))

@@ -23,7 +23,7 @@ from temporalio import workflow
 from workflows import scheduler, status
 from workflows import scope as scopes
 from workflows import search_attributes as sa
-from workflows.continuation import HISTORY_LIMIT, Continuation
+from workflows.continuation import HISTORY_LIMIT, Continuation, unpack
 from workflows.io import PendingTask, RunInput, RunStatus, StepStatus
 from workflows.model import Step
 from workflows.steps import RUNTIME_PLUGINS
@@ -50,7 +50,7 @@ class Runtime(Continuation):
 
     def __init__(self, inp: RunInput) -> None:
         info = workflow.info()
-        carry = inp.carry or {}
+        carry = unpack(inp.carry)
         self.inp = inp
         self.plan = inp.plan
         self.run_id = info.workflow_id

@@ -107,6 +107,7 @@ def validate_template(
                 actions if actions is not None else default_actions(),
                 resolve_template,
                 add,
+                complete=template is not None,
             )
     except Exception as e:  # never a traceback for the user
         log.exception("validator crashed")

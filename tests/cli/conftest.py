@@ -106,7 +106,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, erp: str) -> Iterator[Stack]
     except RuntimeError as e:
         raise RuntimeError(f"{e}\n{(data / 'devstack.log').read_text()[-3000:]}") from None
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGTERM)  # devstack stops everything it started
         try:
             proc.wait(timeout=60)
         except subprocess.TimeoutExpired:

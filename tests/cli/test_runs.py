@@ -137,3 +137,23 @@ def test_api_errors_are_exit_3_with_code_and_detail(cli: Cli) -> None:
 
     r = cli("--token", "wrong", "runs")
     assert r.exit_code == 3 and "(HTTP 401)" in r.stderr
+
+
+def test_offline_findings_equal_the_apis(cli: Cli, stack: Stack, tmp_path: Path) -> None:
+    import httpx
+
+    from cli.offline import check_files
+    from tests.cli.conftest import TOKENS
+
+    text = FAILING.replace("depends_on: [note]", "depends_on: [nope]") + (
+        "  - id: later\n    depends_on: [boom]\n    action: log\n    with: {message: 1, colour: red}\n"
+    )
+    (tmp_path / "bad.yaml").write_text(text)
+    offline = {(p.loc, p.msg) for p in check_files([tmp_path / "bad.yaml"])}
+    r = httpx.post(
+        f"{stack.api}/templates/validate", content=text.encode(),
+        headers={"Content-Type": "application/yaml", "Authorization": f"Bearer {TOKENS['dana']}"},
+    )
+    assert r.status_code == 422, r.text
+    online = {(e["loc"], e["msg"]) for e in r.json()["errors"]}
+    assert offline == online and len(offline) >= 2

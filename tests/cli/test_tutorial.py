@@ -83,5 +83,7 @@ def test_tutorial_commands_run(stack: Stack, demo_services: str) -> None:
     assert "approved recorded on po-1001 manager_approval" in out
     assert '"order_id": "ORD-PO-1001"' in out
     assert "rejected recorded on po-1002 manager_approval" in out
-    for run_id in ("po-1000", "po-1001", "po-1002"):
-        assert run_id in out.rsplit("relayflow runs", 1)[-1] or run_id in out
+    listed = [line.split() for line in proc.stdout.splitlines() if line.startswith("po-100")]
+    rows = {cells[0]: cells for cells in listed if len(cells) > 2 and "@" in cells[1]}
+    assert {"po-1000", "po-1001", "po-1002"} <= set(rows), proc.stdout  # `relayflow runs`
+    assert all(rows[r][2] == "completed" for r in ("po-1000", "po-1001", "po-1002"))

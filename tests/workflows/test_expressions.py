@@ -92,6 +92,15 @@ def test_errors_are_expression_errors(source: str, fragment: str) -> None:
     assert "expression `" in str(info.value)
 
 
+def test_expression_error_pickles() -> None:
+    import pickle
+
+    err = ExpressionError("input.x", "boom")
+    again = pickle.loads(pickle.dumps(err))
+    assert str(again) == str(err) == "expression `input.x`: boom"
+    assert (again.source, again.detail) == ("input.x", "boom")
+
+
 def test_name_not_in_scope_is_unknown() -> None:
     with pytest.raises(ExpressionError, match="unknown name 'item'"):
         evaluate("item.x", SCOPE)
@@ -103,6 +112,14 @@ def test_budget_map_over_large_list_refused_quickly() -> None:
         evaluate("input.l.map(x, x * 2)", scope)
     # non-building macros are linear and allowed
     assert evaluate("input.l.exists(x, x == 4999)", scope) is True
+    # only the data the expression reads counts: a big list elsewhere does not
+    scope = {"input": {"big": list(range(5000)), "small": [1, 2, 3]}}
+    assert evaluate("input.small.map(x, x * 2)", scope) == [2, 4, 6]
+    assert evaluate("input['small'].filter(x, x > 1)", scope) == [2, 3]
+    with pytest.raises(ExpressionError, match="budget exceeded"):
+        evaluate("input.small.map(x, size(input.big))", scope)
+    with pytest.raises(ExpressionError, match="budget exceeded"):
+        evaluate("input[input.which].map(x, x)", {"input": {**scope["input"], "which": "small"}})
 
 
 def test_builtin_iteration_budget_becomes_expression_error() -> None:
@@ -192,6 +209,8 @@ def test_step_refs() -> None:
     assert ex.dynamic_steps_access("steps[input.k].state")
     assert ex.dynamic_steps_access("size(steps)")
     assert not ex.dynamic_steps_access("steps.a.state == steps['b'].state")
+    assert step_refs("steps.?opt.orValue(1)") == {"opt"}
+    assert not ex.dynamic_steps_access("steps.?opt.orValue(1)")
 
 
 def test_trigger_names() -> None:

@@ -68,3 +68,23 @@ def test_expression_doc_mentions_every_scope_name() -> None:
     text = (DOCS / "expressions.md").read_text()
     for name in SCOPE_NAMES | TRIGGER_NAMES:
         assert f"`{name}`" in text, name
+
+
+def test_reference_examples_parse() -> None:
+    """The full example validates; every step snippet at least parses as steps."""
+    from workflows.model import Step
+    from workflows.validate import validate_template
+
+    text = (DOCS / "templates.md").read_text()
+    blocks = re.findall(r"```yaml\n(.*?)```", text, flags=re.S)
+    full = [b for b in blocks if b.startswith("name:")]
+    assert full and validate_template(load_document(full[0])).ok
+    snippets = [b for b in blocks if b.lstrip().startswith("- id:")]
+    assert len(snippets) >= 9
+    for block in snippets:
+        for raw in load_document(f"steps:\n{_indent(block)}")["steps"]:
+            Step.model_validate(raw)
+
+
+def _indent(block: str) -> str:
+    return "".join(f"  {line}\n" for line in block.splitlines())

@@ -273,3 +273,39 @@ def test_cli_schema_and_files(tmp_path: Any, capsys: pytest.CaptureFixture[str])
     assert main([str(good), str(bad)]) == 1
     out = capsys.readouterr().out
     assert "bad.json: steps[0].action: unknown action 'nope'" in out
+
+
+def test_subflow_input_checked_against_child_schema() -> None:
+    child = Template.model_validate(
+        {
+            "name": "child",
+            "input_schema": {
+                "type": "object",
+                "required": ["amount", "who"],
+                "properties": {"amount": {"type": "number"}, "who": {"type": "string"}},
+            },
+            "steps": [{"id": "x", "action": "log", "with": {"message": "hi"}}],
+        }
+    )
+
+    def resolve(name: str, version: int | None) -> Template | None:
+        return child if name == "child" else None
+
+    def doc(inp: dict[str, Any]) -> dict[str, Any]:
+        return {"name": "p", "steps": [{"id": "s", "subflow": {"template": "child", "input": inp}}]}
+
+    assert _v(doc({"amount": 5, "who": "${{ input.who }}"}), resolve_template=resolve) == []
+    got = _v(doc({"amount": "five", "who": "ann"}), resolve_template=resolve)
+    assert got == [
+        (
+            "steps[0].subflow.input.amount",
+            "does not match the input_schema of 'child': 'five' is not of type 'number'",
+        )
+    ]
+    got = _v(doc({"who": "ann"}), resolve_template=resolve)
+    assert got == [
+        (
+            "steps[0].subflow.input",
+            "does not match the input_schema of 'child': 'amount' is a required property",
+        )
+    ]
