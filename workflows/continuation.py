@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import zlib
@@ -69,6 +70,7 @@ class Continuation:
     _draining: bool
     _budget_history: int
     _budget: int
+    _yield_timer: asyncio.Future[None] | None
     wait_unpaused: Callable[[], Awaitable[None]]
 
     # ------------------------------------------------------------------ checkpoints
@@ -92,16 +94,24 @@ class Continuation:
         )
 
     async def _yield_if_busy(self) -> None:
+        """After STEPS_PER_ACTIVATION step starts in one activation, every task waits
+        for one shared 1 ms timer: the activation ends and the work continues in the
+        next one (concurrent foreach items included)."""
         length = workflow.info().get_current_history_length()
         if length != self._budget_history:
             # the first activation of a run also pays the sandbox's imports: half budget
             first = self._budget_history == -1
             self._budget_history = length
             self._budget = STEPS_PER_ACTIVATION // 2 if first else 0
+            self._yield_timer = None
         self._budget += 1
         if self._budget > STEPS_PER_ACTIVATION:
-            self._budget = 0
-            await workflow.sleep(timedelta(milliseconds=1), summary="yield")
+            if self._yield_timer is None:
+                self._yield_timer = asyncio.ensure_future(
+                    workflow.sleep(timedelta(milliseconds=1), summary="yield")
+                )
+            # shielded: a cancelled waiter must not cancel the timer the others share
+            await asyncio.shield(self._yield_timer)
 
     @contextmanager
     def in_flight(self) -> Iterator[None]:

@@ -93,6 +93,7 @@ class Runtime(Continuation):
         self._draining = False
         self._budget_history = -1
         self._budget = 0
+        self._yield_timer: asyncio.Future[None] | None = None
         self._running: set[str] = set()
         self._waiting: set[str] = set()
         published = info.typed_search_attributes.get(sa.RUN_STATE)
