@@ -59,6 +59,7 @@ async def main(argv: list[str]) -> int:
     }
     t0 = time.monotonic()
     todo = plan(args.quick)
+    res["sections"] = []
     for name in only:
         print(f"== {name}", flush=True)
         s0 = time.monotonic()
@@ -67,7 +68,9 @@ async def main(argv: list[str]) -> int:
         except Exception as exc:  # noqa: BLE001 - one broken section must not lose the others
             traceback.print_exc()
             res[name] = {"error": f"{type(exc).__name__}: {exc}"}
-        print(f"   {name} took {time.monotonic() - s0:.0f} s", flush=True)
+        took = time.monotonic() - s0
+        res["sections"].append({"section": name, "seconds": round(took), "load_after": loadavg()})
+        print(f"   {name} took {took:.0f} s", flush=True)
     res["seconds"] = time.monotonic() - t0
     res["load_end"] = loadavg()
     path = report.write(res)

@@ -44,6 +44,7 @@ SHAPES: dict[str, tuple[dict[str, Any], int]] = {
     "linear-1": (linear(1), 1),
     "linear-5": (linear(5), 5),
     "linear-20": (linear(20), 20),
+    "linear-100": (linear(100), 100),  # beyond the brief: how the gap scales with steps
     "fanout-10+join": (fanout(10), 11),
     "diamond-3": (diamond(), 4),
 }

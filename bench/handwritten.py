@@ -89,6 +89,7 @@ STARTS: dict[str, tuple[str, list[Any]]] = {
     "linear-1": ("HandLinear", [1]),
     "linear-5": ("HandLinear", [5]),
     "linear-20": ("HandLinear", [20]),
+    "linear-100": ("HandLinear", [100]),
     "fanout-10+join": ("HandFanout", [10]),
     "diamond-3": ("HandDiamond", []),
 }

@@ -143,8 +143,9 @@ async def measure_shape(
 
 
 def batch_size(activities: int, scale: float) -> int:
-    """Runs per batch: about `scale` × 300 activities per batch, at least 2 waves of 10."""
-    return max(20, round(scale * 300 / activities))
+    """Runs per batch: about `scale` × 300 activities per batch, at least 2 waves of 10
+    (one wave for the long linear-100)."""
+    return max(20 if activities <= 20 else 10, round(scale * 300 / activities))
 
 
 async def run(

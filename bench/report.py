@@ -21,7 +21,12 @@ def _ok(good: bool) -> str:
 
 def machine(res: dict[str, Any]) -> list[str]:
     facts = res["machine"] | {"load average at end (1/5/15 min)": res.get("load_end", "?")}
-    return ["| fact | value |", "|---|---|", *(f"| {k} | {v} |" for k, v in facts.items()), ""]
+    out = ["| fact | value |", "|---|---|", *(f"| {k} | {v} |" for k, v in facts.items()), ""]
+    if res.get("sections"):
+        out += ["| section | seconds | load average after (1/5/15 min) |", "|---|---|---|"]
+        out += [f"| {s['section']} | {s['seconds']} | {s['load_after']} |" for s in res["sections"]]
+        out.append("")
+    return out
 
 
 def overhead(o: dict[str, Any]) -> list[str]:

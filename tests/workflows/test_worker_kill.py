@@ -131,3 +131,49 @@ async def test_worker_killed_mid_flight(
             assert receiver.counts[f"{h.id}/s{i}"] >= 1
     for key in completed:
         assert receiver.counts[key] == 1, (key, receiver.counts[key])
+
+
+async def test_worker_restart_while_paused_evicts_cleanly(
+    client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A graceful worker stop evicts cached runs (their tasks are cancelled by the SDK):
+    nothing must be recorded, and a new worker replays and carries on."""
+    from tests.workflows.interp_support import act, start, worker
+
+    doc = {
+        "steps": [
+            {"id": "w", "wait": {"duration": "1s"}},
+            {
+                "id": "lp",
+                "loop": {
+                    "until": "iteration >= 2",
+                    "max_iterations": 3,
+                    "steps": [{"id": "w2", "wait": {"duration": "300ms"}}],
+                },
+            },
+            act("after", "noop", depends_on=["w"]),
+            act("cleanup", "noop", depends_on=["w", "lp"], run_if="all_done"),
+        ]
+    }
+    tq = f"evict-{uuid.uuid4()}"
+    async with worker(client, task_queue=tq) as w:
+        h = await start(client, w, doc)
+        await asyncio.sleep(0.5)
+        await h.signal(TemplateWorkflow.pause)
+        before = await h.query(TemplateWorkflow.status)
+    async with worker(client, task_queue=tq):
+        after = await h.query(TemplateWorkflow.status)
+        assert after == before and after.state == "paused"
+        await h.signal(TemplateWorkflow.resume)
+        await h.result()
+        st = await h.query(TemplateWorkflow.status)
+    assert {k: v.state for k, v in st.steps.items()} == {
+        "w": "succeeded",
+        "lp": "succeeded",
+        "after": "succeeded",
+        "cleanup": "succeeded",
+        "lp[0].w2": "succeeded",
+        "lp[1].w2": "succeeded",
+        "lp[2].w2": "succeeded",
+    }
+    assert "tasks remain" not in caplog.text and "Failed activation" not in caplog.text
