@@ -14,6 +14,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from bench import harness
@@ -35,7 +36,7 @@ async def _timed_calls(call: Call, n: int, concurrency: int) -> tuple[list[float
 
     t0 = time.perf_counter()
     ids = [f"api-bench-{uuid.uuid4().hex}" for _ in range(n)]
-    await bounded([lambda r=r: one(r) for r in ids], concurrency)
+    await bounded([partial(one, r) for r in ids], concurrency)
     return lat, time.perf_counter() - t0
 
 

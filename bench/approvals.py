@@ -15,6 +15,7 @@ import random
 import tempfile
 import time
 import uuid
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +63,7 @@ async def start_all(a: Api, ids: list[str], concurrency: int) -> list[float]:
             raise RuntimeError(f"POST /runs {rid}: {t.error or t.result.text}")
         return t.seconds
 
-    return await bounded([lambda r=r: one(r) for r in ids], concurrency)
+    return await bounded([partial(one, r) for r in ids], concurrency)
 
 
 async def read_latencies(
@@ -87,7 +88,7 @@ async def read_latencies(
         sample = random.sample(ids, min(chunk, len(ids)))
         first, second = (api_get, raw_query) if (i // chunk) % 2 == 0 else (raw_query, api_get)
         for fn in (first, second):
-            await bounded([lambda r=r, f=fn: f(r) for r in sample], concurrency)
+            await bounded([partial(fn, r) for r in sample], concurrency)
     return out
 
 
@@ -103,7 +104,7 @@ async def decide_all(a: Api, ids: list[str], concurrency: int) -> tuple[list[flo
             errors += 1
         return t.seconds
 
-    lat = await bounded([lambda r=r: one(r) for r in ids], concurrency)
+    lat = await bounded([partial(one, r) for r in ids], concurrency)
     return lat, errors
 
 
@@ -182,7 +183,7 @@ async def outcome(client: Client, tq: str, ids: list[str]) -> dict[str, int]:
         else:
             lost += 1
 
-    await bounded([lambda r=r: one(r) for r in ids], 20)
+    await bounded([partial(one, r) for r in ids], 20)
     return {"completed": completed, "lost": lost, "stuck": stuck}
 
 

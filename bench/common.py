@@ -134,7 +134,7 @@ async def history_events(client: Client, workflow_id: str) -> list[int]:
 def event_histogram(types: list[int]) -> dict[str, int]:
     out: dict[str, int] = {}
     for t in types:
-        name = EventType.Name(t).removeprefix("EVENT_TYPE_")
+        name = EventType.Name(EventType.ValueType(t)).removeprefix("EVENT_TYPE_")
         out[name] = out.get(name, 0) + 1
     return out
 

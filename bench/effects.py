@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from functools import partial
 from typing import Any
 
 from temporalio.api.enums.v1 import EventType
@@ -72,7 +73,7 @@ async def verify(client: Client, run_ids: list[str], arrivals: dict[str, list[fl
         statuses[rid] = desc.status.name if desc.status else "?"
         done.update(await retrying(lambda: completions(client, rid), attempts=3))
 
-    await bounded([lambda r=r: one(r) for r in run_ids], 20)
+    await bounded([partial(one, r) for r in run_ids], 20)
     after = redelivered = 0
     for key, times in arrivals.items():
         redelivered += max(0, len(times) - 1)

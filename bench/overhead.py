@@ -11,6 +11,7 @@ CPU per run, and the history event count of sampled runs.
 from __future__ import annotations
 
 import asyncio
+import statistics
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -50,11 +51,14 @@ class SideStats:
         }
 
 
+RUN_TIMEOUT = 300.0  # a run that never finishes counts as failed instead of hanging the bench
+
+
 async def one_run(start: Starter, run_id: str) -> tuple[float, bool]:
     t0 = time.perf_counter()
     try:
         handle = await start(run_id)
-        await handle.result()
+        await asyncio.wait_for(handle.result(), RUN_TIMEOUT)
         ok = True
     except Exception:  # noqa: BLE001 - counted as a failed run
         ok = False
@@ -139,6 +143,10 @@ async def measure_shape(
     out["round_throughput_ratios"] = [
         a / b for a, b in zip(stats["relayflow"].batch_tput, stats["handwritten"].batch_tput, strict=True)
     ]
+    out["median_round_throughput_ratio"] = statistics.median(out["round_throughput_ratios"])
+    # capacity on a CPU-bound box ~ 1 / (client+worker+server CPU per run): load-independent
+    total = {side: out[side]["cpu_ms_per_run"] + out[side]["server_cpu_ms_per_run"] for side in SIDES}
+    out["total_cpu_ratio"] = total["relayflow"] / total["handwritten"] if total["handwritten"] else float("nan")
     return out
 
 

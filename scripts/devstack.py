@@ -97,6 +97,8 @@ def main() -> int:
         stopping = True
         raise KeyboardInterrupt
 
+    # set both explicitly: a background job inherits SIGINT as ignored
+    signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
         stack.start("temporal", [

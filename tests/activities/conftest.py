@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import socket
-import threading
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -22,107 +17,19 @@ from temporalio.worker import Worker
 from activities.registry import all_activities
 from settings import get_settings
 from tests.activities.workflow import Call, CallAction
+from tests.helpers.http_receiver import HttpReceiver
 from tests.helpers.temporal import new_worker
 from workflows.io import ActionRequest
 
 # -- HTTP receiver ---------------------------------------------------------------------
 
 
-@dataclass
-class Reply:
-    status: int = 200
-    body: Any = None  # dict/list -> JSON; str/bytes as is; None -> echo of the request
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-
-
-@dataclass
-class Seen:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-    at: float
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-class Receiver:
-    """A threaded HTTP server on 127.0.0.1:<random>; scripted replies per path."""
-
-    def __init__(self) -> None:
-        self.requests: list[Seen] = []
-        self._scripts: dict[str, list[Reply]] = {}
-        self._lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _handle(self) -> None:
-                n = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(n) if n else b""
-                path = self.path.split("?")[0]
-                seen = Seen(
-                    self.command, self.path, dict(self.headers.items()), body, time.monotonic()
-                )
-                with receiver._lock:
-                    receiver.requests.append(seen)
-                    script = receiver._scripts.get(path) or [Reply()]
-                    reply = script.pop(0) if len(script) > 1 else script[0]
-                if reply.delay:
-                    time.sleep(reply.delay)
-                if reply.body is None:
-                    payload = json.dumps(
-                        {
-                            "method": seen.method,
-                            "path": seen.path,
-                            "headers": seen.headers,
-                            "body": body.decode(errors="replace"),
-                        }
-                    ).encode()
-                    ctype = "application/json"
-                elif isinstance(reply.body, dict | list):
-                    payload, ctype = json.dumps(reply.body).encode(), "application/json"
-                else:
-                    raw = reply.body
-                    payload = raw if isinstance(raw, bytes) else raw.encode()
-                    ctype = "text/plain; charset=utf-8"
-                try:
-                    self.send_response(reply.status)
-                    self.send_header("Content-Type", ctype)
-                    for k, v in reply.headers.items():
-                        self.send_header(k, v)
-                    self.send_header("Content-Length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload)
-                except OSError:
-                    pass  # the client gave up (timeout tests)
-
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def script(self, path: str, *replies: Reply) -> str:
-        """Reply to `path` with `replies` in order (the last one repeats); returns its URL."""
-        with self._lock:
-            self._scripts[path] = list(replies)
-        return self.url + path
-
-    def at(self, path: str) -> list[Seen]:
-        return [r for r in self.requests if r.path.split("?")[0] == path]
-
-
 @pytest.fixture(scope="session")
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.server.shutdown()
+def receiver() -> Iterator[HttpReceiver]:
+    """One receiver for the session (unscripted paths echo the request); tests keep apart
+    by scripting a `unique_path()` each."""
+    with HttpReceiver() as r:
+        yield r
 
 
 def unique_path() -> str:

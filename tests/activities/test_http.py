@@ -9,7 +9,8 @@ from temporalio.testing import ActivityEnvironment
 from temporalio.worker import Worker
 
 from activities.http import MAX_BODY_BYTES, http
-from tests.activities.conftest import Receiver, Reply, request, run, unique_path
+from tests.activities.conftest import request, run, unique_path
+from tests.helpers.http_receiver import HttpReceiver, Reply
 
 
 def app_error(exc: WorkflowFailureError) -> ApplicationError:
@@ -18,7 +19,7 @@ def app_error(exc: WorkflowFailureError) -> ApplicationError:
     return exc.cause.cause
 
 
-async def test_request_shape(receiver: Receiver) -> None:
+async def test_request_shape(receiver: HttpReceiver) -> None:
     url = receiver.script(path := unique_path(), Reply(201, {"id": 7}, {"X-Thing": "a"}))
     req = request(
         {
@@ -39,14 +40,14 @@ async def test_request_shape(receiver: Receiver) -> None:
     assert out["headers"]["x-thing"] == "a"
     [seen] = receiver.at(path)
     assert seen.method == "POST"
-    assert seen.path == f"{path}?a=1&b=2"
+    assert seen.target == f"{path}?a=1&b=2"
     assert seen.headers["X-Custom"] == "yes"
     assert seen.headers["Content-Type"] == "application/json"
     assert seen.headers["Idempotency-Key"] == req.idempotency_key
-    assert seen.json() == {"hello": ["world"]}
+    assert seen.json == {"hello": ["world"]}
 
 
-async def test_text_body_and_expect(receiver: Receiver) -> None:
+async def test_text_body_and_expect(receiver: HttpReceiver) -> None:
     url = receiver.script(path := unique_path(), Reply(404, "nope"))
     out = await ActivityEnvironment().run(
         http, request({"method": "PUT", "url": url, "body": "raw text", "expect": [404, "2xx"]})
@@ -61,7 +62,7 @@ async def test_text_body_and_expect(receiver: Receiver) -> None:
     assert "-> 200 OK: fine" in err.value.message
 
 
-async def test_truncation(receiver: Receiver) -> None:
+async def test_truncation(receiver: HttpReceiver) -> None:
     big = "x" * (MAX_BODY_BYTES + 10_000)
     url = receiver.script(unique_path(), Reply(200, big))
     out = await ActivityEnvironment().run(http, request({"url": url}))
@@ -92,7 +93,7 @@ async def test_invalid_params_are_not_retried(params: dict, field: str) -> None:
 
 
 async def test_5xx_is_retried_with_the_same_idempotency_key(
-    client: Client, action_worker: Worker, receiver: Receiver
+    client: Client, action_worker: Worker, receiver: HttpReceiver
 ) -> None:
     url = receiver.script(
         path := unique_path(), Reply(503, "busy"), Reply(500, "oops"), Reply(200, {"ok": True})
@@ -106,7 +107,7 @@ async def test_5xx_is_retried_with_the_same_idempotency_key(
 
 
 async def test_4xx_is_not_retried(
-    client: Client, action_worker: Worker, receiver: Receiver
+    client: Client, action_worker: Worker, receiver: HttpReceiver
 ) -> None:
     url = receiver.script(path := unique_path(), Reply(422, {"error": "bad amount"}))
     with pytest.raises(WorkflowFailureError) as exc:
@@ -119,7 +120,7 @@ async def test_4xx_is_not_retried(
 
 
 async def test_5xx_exhausts_attempts(
-    client: Client, action_worker: Worker, receiver: Receiver
+    client: Client, action_worker: Worker, receiver: HttpReceiver
 ) -> None:
     url = receiver.script(path := unique_path(), Reply(502, "gateway down"))
     with pytest.raises(WorkflowFailureError) as exc:
@@ -130,7 +131,7 @@ async def test_5xx_exhausts_attempts(
 
 
 async def test_429_retry_after_is_honoured(
-    client: Client, action_worker: Worker, receiver: Receiver
+    client: Client, action_worker: Worker, receiver: HttpReceiver
 ) -> None:
     url = receiver.script(
         path := unique_path(), Reply(429, "slow down", {"Retry-After": "1"}), Reply(200, "ok")
@@ -142,7 +143,7 @@ async def test_429_retry_after_is_honoured(
 
 
 async def test_timeout_is_retried(
-    client: Client, action_worker: Worker, receiver: Receiver
+    client: Client, action_worker: Worker, receiver: HttpReceiver
 ) -> None:
     url = receiver.script(
         path := unique_path(), Reply(200, "late", delay=1.0), Reply(200, "on time")

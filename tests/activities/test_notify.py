@@ -15,11 +15,12 @@ from temporalio.worker import Worker
 from activities.log import log
 from activities.slack import slack
 from activities.webhook import webhook
-from tests.activities.conftest import Receiver, Reply, request, run, unique_path
+from tests.activities.conftest import request, run, unique_path
+from tests.helpers.http_receiver import HttpReceiver, Reply
 
 
 async def test_webhook_signature_verifies(
-    client: Client, action_worker: Worker, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+    client: Client, action_worker: Worker, receiver: HttpReceiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HOOK_KEY", "s3cr3t-hook-key")
     url = receiver.script(path := unique_path(), Reply(500, "later"), Reply(202, {"queued": True}))
@@ -33,7 +34,7 @@ async def test_webhook_signature_verifies(
         expected = hmac.new(b"s3cr3t-hook-key", seen.body, hashlib.sha256).hexdigest()
         assert seen.headers["X-Signature-256"] == f"sha256={expected}"
         assert seen.headers["Content-Type"] == "application/json"
-        assert seen.json() == payload
+        assert seen.json == payload
     # the same delivery on both attempts: receivers dedupe on either header
     assert first.body == second.body
     assert first.headers["Idempotency-Key"] == second.headers["Idempotency-Key"]
@@ -41,7 +42,7 @@ async def test_webhook_signature_verifies(
     assert "s3cr3t-hook-key" not in str(out)
 
 
-async def test_webhook_without_secret_is_unsigned(receiver: Receiver) -> None:
+async def test_webhook_without_secret_is_unsigned(receiver: HttpReceiver) -> None:
     url = receiver.script(path := unique_path(), Reply(200, "ok"))
     await ActivityEnvironment().run(webhook, request({"url": url, "json": [1, 2]}))
     [seen] = receiver.at(path)
@@ -49,7 +50,7 @@ async def test_webhook_without_secret_is_unsigned(receiver: Receiver) -> None:
     assert seen.body == b"[1,2]"
 
 
-async def test_slack(receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_slack(receiver: HttpReceiver, monkeypatch: pytest.MonkeyPatch) -> None:
     url = receiver.script(path := unique_path(), Reply(200, "ok"))
     monkeypatch.setenv("SLACK_URL", url)
     blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "*hi*"}}]
@@ -57,11 +58,11 @@ async def test_slack(receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> Non
         slack, request({"url": "secret:SLACK_URL", "text": "hi", "blocks": blocks})
     )
     assert out == {"status": 200, "body": "ok"}
-    assert receiver.at(path)[0].json() == {"text": "hi", "blocks": blocks}
+    assert receiver.at(path)[0].json == {"text": "hi", "blocks": blocks}
 
 
 async def test_slack_rejection_is_not_retried_and_hides_the_url(
-    receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+    receiver: HttpReceiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url = receiver.script(unique_path(), Reply(400, "invalid_payload"))
     monkeypatch.setenv("SLACK_URL", url)

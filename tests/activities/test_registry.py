@@ -14,7 +14,8 @@ from temporalio.worker import Worker
 from activities.errors import ActionError, is_retryable_status, parse_retry_after
 from activities.http import http
 from activities.registry import ActionContext, action, action_models, all_activities
-from tests.activities.conftest import Receiver, Reply, request, run, start, unique_path
+from tests.activities.conftest import request, run, start, unique_path
+from tests.helpers.http_receiver import HttpReceiver, Reply
 
 
 class SlowParams(BaseModel):
@@ -83,7 +84,7 @@ def test_action_rejects_bad_definitions() -> None:
 
 
 async def test_secrets_are_resolved_and_redacted(
-    receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+    receiver: HttpReceiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("API_TOKEN", "tok-very-secret")
     url = receiver.script(path := unique_path(), Reply(200))  # echoes the request

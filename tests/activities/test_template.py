@@ -9,7 +9,8 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.registry import action_models, all_activities
-from tests.activities.conftest import Mailbox, Receiver, Reply, unique_path
+from tests.activities.conftest import Mailbox, unique_path
+from tests.helpers.http_receiver import HttpReceiver, Reply
 
 interpreter = pytest.importorskip("workflows.interpreter")
 
@@ -62,7 +63,7 @@ def test_unknown_with_fields_are_rejected_at_save() -> None:
 
 async def test_template_run(
     client: Client,
-    receiver: Receiver,
+    receiver: HttpReceiver,
     mailbox: Mailbox,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -96,7 +97,7 @@ async def test_template_run(
         first.headers["Idempotency-Key"] == second.headers["Idempotency-Key"] == f"{run_id}/fetch"
     )
     assert first.headers["Authorization"] == "e2e-token-value"
-    assert first.json() == {"po": "PO-7"}
+    assert first.json == {"po": "PO-7"}
     fetch = status.steps["fetch"]
     assert fetch.state == "succeeded" and fetch.attempts == 2
     assert "e2e-token-value" not in status.model_dump_json()

@@ -3,50 +3,31 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from tests.api.conftest import auth, unique
+from tests.helpers.http_receiver import HttpReceiver, Reply, Request
 
 pytestmark = pytest.mark.usefixtures("worker")
 TEMPLATE = Path(__file__).resolve().parents[2] / "templates" / "purchase-order.yaml"
 
 
-class _Erp(BaseHTTPRequestHandler):
-    def _send(self, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(200)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_GET(self) -> None:  # noqa: N802
-        self._send({"remaining": 100000})
-
-    def do_POST(self) -> None:  # noqa: N802
-        length = int(self.headers.get("content-length") or 0)
-        order = json.loads(self.rfile.read(length) or b"{}")
-        self._send({"order_id": "ORD-1", "po": order.get("po")})
-
-    def log_message(self, *args: Any) -> None:
-        pass
+def _erp(req: Request) -> Reply:
+    """The tiny ERP: any GET is the budget check, any POST places the order it was sent."""
+    if req.method == "GET":
+        return Reply(body={"remaining": 100000})
+    order = req.json or {}
+    return Reply(body={"order_id": "ORD-1", "po": order.get("po")})
 
 
 @pytest.fixture(scope="module")
 def erp_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Erp)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/erp"
-    server.shutdown()
+    with HttpReceiver(default=_erp) as erp:
+        yield f"{erp.url}/erp"
 
 
 async def test_purchase_order_walkthrough(api: httpx.AsyncClient, erp_url: str) -> None:

@@ -5,20 +5,19 @@ HTTP "ERP" the purchase-order template can call, and a CLI runner pointed at the
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
+
+from tests.helpers.http_receiver import HttpReceiver, Reply, Request
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKENS = {  # deploy/directory.yaml, which devstack uses
@@ -35,27 +34,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class _Erp(BaseHTTPRequestHandler):
+def _erp(req: Request) -> Reply:
     """GET /budget/<cc> -> remaining budget; POST /orders -> the order it placed."""
-
-    def _send(self, body: object, status: int = 200) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_GET(self) -> None:  # noqa: N802
-        self._send({"cost_center": self.path.rsplit("/", 1)[-1], "remaining": 100000})
-
-    def do_POST(self) -> None:  # noqa: N802
-        length = int(self.headers.get("Content-Length") or 0)
-        order = json.loads(self.rfile.read(length) or b"{}")
-        self._send({"order_id": f"ORD-{order.get('po', 'x')}", "status": "placed"}, 201)
-
-    def log_message(self, *args: object) -> None:
-        pass
+    if req.method == "GET":
+        return Reply(body={"cost_center": req.target.rsplit("/", 1)[-1], "remaining": 100000})
+    order = req.json or {}
+    return Reply(201, {"order_id": f"ORD-{order.get('po', 'x')}", "status": "placed"})
 
 
 @dataclass
@@ -74,11 +58,8 @@ class Stack:
 
 @pytest.fixture(scope="session")
 def erp() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Erp)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with HttpReceiver(default=_erp) as server:
+        yield server.url
 
 
 @pytest.fixture(scope="session")

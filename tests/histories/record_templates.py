@@ -15,16 +15,15 @@ import json
 import os
 import socket
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 from temporalio.client import Client
 
+from tests.helpers.http_receiver import HttpReceiver, Reply
+
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE.parents[1] / "templates"
-BODY = {
+BODY = {  # every request gets this one JSON reply: it has each field some template reads
     "text": "Durable workflows, explained in one post.",
     "score": 0.93,
     "id": "p-1",
@@ -36,22 +35,6 @@ BODY = {
     "deletions": 3,
     "remaining": 250000,
 }
-
-
-class _Handler(BaseHTTPRequestHandler):
-    def _reply(self) -> None:
-        self.rfile.read(int(self.headers.get("content-length", 0) or 0))
-        data = json.dumps(BODY).encode()
-        self.send_response(200)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    do_GET = do_POST = do_PUT = do_PATCH = _reply  # noqa: N815 - http.server API
-
-    def log_message(self, *args: Any) -> None:
-        pass
 
 
 async def _decide_open_tasks(client: Client, run_id: str, done: asyncio.Event) -> None:
@@ -135,8 +118,7 @@ async def main(argv: list[str]) -> None:
     from settings import get_settings
     from tests.helpers.temporal import start_dev_server
 
-    http = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    threading.Thread(target=http.serve_forever, daemon=True).start()
+    http = HttpReceiver(default=Reply(body=BODY)).start()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         smtp_port = s.getsockname()[1]
@@ -147,11 +129,11 @@ async def main(argv: list[str]) -> None:
     env = await start_dev_server()
     try:
         names = argv or sorted(p.stem for p in TEMPLATES.glob("*.yaml"))
-        await record(env.client, names, f"http://127.0.0.1:{http.server_address[1]}")
+        await record(env.client, names, http.url)
     finally:
         await env.shutdown()
         smtp.stop()
-        http.shutdown()
+        http.stop()
 
 
 if __name__ == "__main__":

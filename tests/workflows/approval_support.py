@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import threading
 import uuid
-from collections import Counter
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +17,7 @@ from activities.assignees import resolve_assignees
 from activities.task_notify import notify_task
 from activities.webhook import webhook
 from settings import get_settings
+from tests.helpers.http_receiver import HttpReceiver, Reply
 from tests.workflows.interp_support import TEST_ACTIVITIES, worker
 from workflows.interpreter import TemplateWorkflow
 from workflows.io import DecideInput, ReassignInput, RunStatus, StepStatus
@@ -49,46 +46,11 @@ def directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     get_settings.cache_clear()
 
 
-class Receiver:
-    """A local HTTP server counting POSTs per path (where SLA webhooks land)."""
-
-    def __init__(self) -> None:
-        self.hits: Counter[str] = Counter()
-        self.bodies: dict[str, list[Any]] = {}
-        self.keys: dict[str, list[str]] = {}
-        lock = threading.Lock()
-        rec = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:  # noqa: N802
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                with lock:
-                    rec.hits[self.path] += 1
-                    rec.bodies.setdefault(self.path, []).append(json.loads(body or b"null"))
-                    rec.keys.setdefault(self.path, []).append(self.headers.get("Idempotency-Key"))
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.end_headers()
-                self.wfile.write(b"{}")
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.close()
+def receiver() -> Iterator[HttpReceiver]:
+    """Where SLA webhooks land: every request is answered 200 `{}` and recorded."""
+    with HttpReceiver(default=Reply(body={})) as r:
+        yield r
 
 
 def approval_worker(client: Client, **kwargs: Any) -> Worker:

@@ -131,6 +131,18 @@ async def test_all_with_one_rejection(client: Client) -> None:
         await h.result()
 
 
+async def settled_history_length(h: WorkflowHandle) -> int:
+    """History length once the workflow task that opened the task has been recorded."""
+    last = -1
+    for _ in range(50):
+        n = len((await h.fetch_history()).events)
+        if n == last:
+            return n
+        last = n
+        await asyncio.sleep(0.1)
+    raise AssertionError("history kept growing while the approval was waiting")
+
+
 async def test_form_validation_failure_writes_nothing(client: Client) -> None:
     form = {
         "type": "object",
@@ -141,7 +153,7 @@ async def test_form_validation_failure_writes_nothing(client: Client) -> None:
     async with approval_worker(client) as w:
         h = await start(client, w, d)
         await waiting(h, "f")
-        before = len((await h.fetch_history()).events)
+        before = await settled_history_length(h)
         assert await refused(h, "f", "approved", "ann", data={"amount": "lots"}) == "InvalidForm"
         assert await refused(h, "f", "approved", "ann") == "InvalidForm"
         assert len((await h.fetch_history()).events) == before  # rejected updates: no history

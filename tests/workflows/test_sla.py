@@ -14,8 +14,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
+from tests.helpers.http_receiver import HttpReceiver
 from tests.workflows.approval_support import (
-    Receiver,
     approval,
     approval_worker,
     decide,
@@ -88,7 +88,7 @@ async def settled(h: WorkflowHandle[Any, Any]) -> None:
     raise AssertionError("activities still pending")
 
 
-async def hits(rec: Receiver, path: str, n: int) -> None:
+async def hits(rec: HttpReceiver, path: str, n: int) -> None:
     for _ in range(200):
         if rec.hits[path] >= n:
             return
@@ -103,7 +103,7 @@ async def skip(env: WorkflowEnvironment, h: WorkflowHandle[Any, Any], td: timede
 
 async def test_reminder_reassign_auto_reject_exactly_once(
     ts_env: WorkflowEnvironment,
-    receiver: Receiver,  # noqa: F811
+    receiver: HttpReceiver,  # noqa: F811
 ) -> None:
     client = ts_env.client
     async with approval_worker(client) as w:
@@ -115,17 +115,17 @@ async def test_reminder_reassign_auto_reject_exactly_once(
         await skip(ts_env, h, timedelta(hours=4, minutes=1))
         await hits(receiver, "/warning", 1)
         st = await wait_for(h, lambda s: s.steps["po"].sla_level == "warning")
-        assert receiver.bodies["/warning"][0] == {
+        assert receiver.at("/warning")[0].json == {
             "to": ["ann@example.com", "bob@example.com"],
             "step": "po",
         }
-        assert receiver.keys["/warning"] == [f"{h.id}/po/sla/warning"]
+        assert [r.idempotency_key for r in receiver.at("/warning")] == [f"{h.id}/po/sla/warning"]
 
         await skip(ts_env, h, timedelta(hours=20))
         await hits(receiver, "/critical", 1)
         st = await wait_for(h, lambda s: s.steps["po"].sla_level == "critical")
         assert st.pending[0].assignees == ["user:dan", "role:director"]
-        assert receiver.bodies["/critical"][0] == {"to": ["dan"]}
+        assert receiver.at("/critical")[0].json == {"to": ["dan"]}
         assert st.steps["po"].state == "waiting"
 
         await settled(h)
@@ -163,7 +163,7 @@ async def test_reminder_reassign_auto_reject_exactly_once(
 
 async def test_worker_restart_between_levels_fires_each_once(
     ts_env: WorkflowEnvironment,
-    receiver: Receiver,  # noqa: F811
+    receiver: HttpReceiver,  # noqa: F811
 ) -> None:
     client = ts_env.client
     tq = f"tq-{uuid.uuid4()}"
@@ -190,7 +190,7 @@ async def test_worker_restart_between_levels_fires_each_once(
 
 async def test_sla_stops_when_the_step_finishes_and_run_level_sla(
     ts_env: WorkflowEnvironment,
-    receiver: Receiver,  # noqa: F811
+    receiver: HttpReceiver,  # noqa: F811
 ) -> None:
     client = ts_env.client
 
@@ -248,7 +248,7 @@ async def test_approval_timeout(ts_env: WorkflowEnvironment) -> None:
 
 async def test_continue_as_new_carries_votes_fired_levels_and_due_times(
     ts_env: WorkflowEnvironment,
-    receiver: Receiver,  # noqa: F811
+    receiver: HttpReceiver,  # noqa: F811
 ) -> None:
     client = ts_env.client
     notify = {"action": "webhook", "with": {"url": f"{receiver.url}/warning", "json": {}}}
@@ -310,7 +310,7 @@ async def test_continue_as_new_carries_votes_fired_levels_and_due_times(
 
 async def test_sla_on_a_non_approval_step_notifies_once(
     ts_env: WorkflowEnvironment,
-    receiver: Receiver,  # noqa: F811
+    receiver: HttpReceiver,  # noqa: F811
 ) -> None:
     client = ts_env.client
     d = {
@@ -342,4 +342,4 @@ async def test_sla_on_a_non_approval_step_notifies_once(
         st = await status(h)
     assert st.steps["slow"].sla_level == "late" and st.steps["slow"].state == "succeeded"
     assert dict(receiver.hits) == {"/late": 1}
-    assert receiver.bodies["/late"] == [{"s": h.id}]
+    assert [r.json for r in receiver.at("/late")] == [{"s": h.id}]

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import jsonschema
 import pytest
 
+from tests.helpers.http_receiver import HttpReceiver, Reply, Request
 from workflows.compiler import compile_template
 from workflows.expressions import evaluate
 from workflows.graph import to_mermaid
@@ -130,55 +132,20 @@ ACTORS = {
 }
 
 
-class _Receiver:
-    """Local HTTP server answering REPLIES (Slack paths answer `ok`), recording requests."""
-
-    def __init__(self) -> None:
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-        self.seen: list[tuple[str, str, object]] = []
-        rec = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def _reply(self) -> None:
-                size = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(size) if size else b""
-                rec.seen.append((self.command, self.path, json.loads(raw) if raw else None))
-                if self.path.startswith("/slack/"):
-                    body, ctype = b"ok", "text/plain"
-                elif (self.command, self.path) in REPLIES:
-                    body = json.dumps(REPLIES[(self.command, self.path)]).encode()
-                    ctype = "application/json"
-                else:
-                    self.send_response(404)
-                    self.end_headers()
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            do_GET = do_POST = _reply  # noqa: N815
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+def _reply(req: Request) -> Reply:
+    """REPLIES by (method, path); Slack webhooks answer a plain `ok`; anything else 404."""
+    if req.target.startswith("/slack/"):
+        return Reply(200, b"ok", {"Content-Type": "text/plain"})
+    if (req.method, req.target) in REPLIES:
+        return Reply(200, REPLIES[(req.method, req.target)])
+    return Reply(404, b"")
 
 
 @pytest.fixture
-def receiver():  # type: ignore[no-untyped-def]
-    r = _Receiver()
-    yield r
-    r.close()
+def receiver() -> Iterator[HttpReceiver]:
+    """One local receiver per test standing in for every service the templates call."""
+    with HttpReceiver(default=_reply) as r:
+        yield r
 
 
 @pytest.fixture
@@ -271,7 +238,7 @@ EXPECTED_OUTPUT = {
 async def test_template_runs_end_to_end(path: Path, client, receiver, directory) -> None:  # type: ignore[no-untyped-def]
     output, _ = await _run(client, receiver, path.stem, DECISIONS.get(path.stem, []))
     assert EXPECTED_OUTPUT[path.stem](output), output
-    assert receiver.seen, "the template called nothing"
+    assert receiver.requests, "the template called nothing"
 
 
 async def test_purchase_order_rejected_and_small_orders(client, receiver, directory) -> None:  # type: ignore[no-untyped-def]
@@ -279,7 +246,7 @@ async def test_purchase_order_rejected_and_small_orders(client, receiver, direct
     output, st = await _run(client, receiver, "purchase-order", [("manager_approval", "rejected")])
     assert output == {"order": None, "decision": "rejected"}
     assert st.steps["place_order"].state == "skipped"
-    assert ("POST", "/erp/orders") not in [(m, p) for m, p, _ in receiver.seen]
+    assert ("POST", "/erp/orders") not in [(r.method, r.target) for r in receiver.requests]
     # a small order skips the approval and is placed
     output, st = await _run(client, receiver, "purchase-order", [], {"amount": 50})
     assert output == {"order": {"order_id": "O-1"}, "decision": "not needed"}
@@ -289,5 +256,5 @@ async def test_purchase_order_rejected_and_small_orders(client, receiver, direct
 async def test_pull_request_small_change_passes_without_review(client, receiver, directory) -> None:  # type: ignore[no-untyped-def]
     output, st = await _run(client, receiver, "pull-request-review", [], {"large_threshold": 1000})
     assert output == {"changed_lines": 500, "decision": "auto"}
-    comments = [b for m, p, b in receiver.seen if p.endswith("/comments")]
+    comments = [r.json for r in receiver.requests if r.target.endswith("/comments")]
     assert comments == [{"body": "relayflow: small change, passed automatically"}]

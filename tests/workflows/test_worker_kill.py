@@ -4,24 +4,19 @@ that had completed before the kill is executed again (receiver counts per Idempo
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import subprocess
 import sys
-import threading
 import uuid
-from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from time import sleep
-from typing import Any
 
 import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from tests.helpers.http_receiver import HttpReceiver, Reply
 from tests.workflows.interp_support import plan
 from workflows.interpreter import TemplateWorkflow
 from workflows.io import RunInput
@@ -30,38 +25,11 @@ ROOT = Path(__file__).resolve().parents[2]
 STEPS = 6
 
 
-class Receiver:
-    def __init__(self) -> None:
-        self.counts: Counter[str] = Counter()
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server API
-                self.rfile.read(int(self.headers.get("content-length", 0)))
-                with receiver.lock:
-                    receiver.counts[self.headers.get("Idempotency-Key", "?")] += 1
-                sleep(0.25)
-                body = json.dumps({"ok": True}).encode()
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.server.shutdown()
+def receiver() -> Iterator[HttpReceiver]:
+    """Answers every action after 0.25 s, so a kill lands while calls are in flight."""
+    with HttpReceiver(default=Reply(body={"ok": True}, delay=0.25)) as r:
+        yield r
 
 
 def start_worker(env: WorkflowEnvironment, task_queue: str) -> subprocess.Popen[bytes]:
@@ -81,7 +49,7 @@ def start_worker(env: WorkflowEnvironment, task_queue: str) -> subprocess.Popen[
 
 
 async def test_worker_killed_mid_flight(
-    env: WorkflowEnvironment, client: Client, receiver: Receiver
+    env: WorkflowEnvironment, client: Client, receiver: HttpReceiver
 ) -> None:
     tq = f"kill-{uuid.uuid4()}"
     steps = [
@@ -90,7 +58,7 @@ async def test_worker_killed_mid_flight(
             "action": "http",
             "timeout": "2s",
             "retry": {"initial_interval": "200ms"},
-            "with": {"method": "POST", "url": receiver.url, "json": {"i": i}},
+            "with": {"method": "POST", "url": f"{receiver.url}/hook", "json": {"i": i}},
             **({"depends_on": [f"s{i - 1}"]} if i else {}),
         }
         for i in range(STEPS)
@@ -110,7 +78,7 @@ async def test_worker_killed_mid_flight(
             for _ in range(4)
         ]
         for _ in range(200):  # until the runs are part-way through
-            if sum(receiver.counts.values()) >= 8:
+            if len(receiver.requests) >= 8:
                 break
             await asyncio.sleep(0.05)
         completed: set[str] = set()
@@ -128,9 +96,10 @@ async def test_worker_killed_mid_flight(
         proc.wait()
     for h in handles:
         for i in range(STEPS):
-            assert receiver.counts[f"{h.id}/s{i}"] >= 1
+            assert receiver.idempotency_keys[f"{h.id}/s{i}"] >= 1
+    counts = receiver.idempotency_keys
     for key in completed:
-        assert receiver.counts[key] == 1, (key, receiver.counts[key])
+        assert counts[key] == 1, (key, counts[key])
 
 
 async def test_worker_restart_while_paused_evicts_cleanly(
