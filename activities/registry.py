@@ -25,7 +25,6 @@ import asyncio
 import importlib
 import inspect
 import logging
-import os
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -37,7 +36,8 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from temporalio import activity
 
-from activities.errors import InvalidParams, SecretNotFound, to_application_error
+from activities.errors import InvalidParams, to_application_error
+from activities.secrets import redact, redacted_error, resolve_secrets
 from workflows.io import ActionRequest
 
 log = logging.getLogger("relayflow.actions")
@@ -59,9 +59,7 @@ INTERNAL_MODULES = (
 )
 #: heartbeat period when the workflow set no heartbeat timeout
 HEARTBEAT_EVERY = 5.0
-REDACTED = "***"
 
-_SECRET = re.compile(r"^secret:([A-Za-z_][A-Za-z0-9_]*)$")
 
 P = TypeVar("P", bound=BaseModel)
 ActionFn = Callable[[Any, "ActionContext"], Awaitable[Any] | Any]
@@ -86,7 +84,7 @@ class ActionContext:
 
     def redact(self, value: Any) -> Any:
         """`value` with every resolved secret replaced by ``***`` (strings, lists, dicts)."""
-        return _redact(value, self._secrets)
+        return redact(value, self._secrets)
 
 
 @dataclass(frozen=True)
@@ -121,7 +119,7 @@ def action(name: str, params: type[P]) -> Callable[[ActionFn], Callable[..., Any
         async def run(req: ActionRequest) -> dict[str, Any]:
             secrets: tuple[str, ...] = ()
             try:
-                resolved, found = _resolve_secrets(req.params)
+                resolved, found = resolve_secrets(req.params)
                 secrets = tuple(sorted(found, key=len, reverse=True))
                 parsed = _validate(name, params, resolved)
                 ctx = ActionContext(
@@ -136,11 +134,11 @@ def action(name: str, params: type[P]) -> Callable[[ActionFn], Callable[..., Any
                         result = await fn(parsed, ctx)
                     else:
                         result = await asyncio.to_thread(fn, parsed, ctx)
-                return _redact(_jsonable(name, result), secrets)
+                return redact(_jsonable(name, result), secrets)
             except Exception as exc:  # every failure is classified here
                 err = to_application_error(exc)
                 if secrets:
-                    err = _redacted_error(err, secrets)
+                    err = redacted_error(err, secrets)
                 if err is exc:
                     raise
                 raise err from None
@@ -242,33 +240,6 @@ def _load_entry_point(ep: EntryPoint) -> None:
 # -- what happens around every call ---------------------------------------------------
 
 
-def _resolve_secrets(value: Any) -> tuple[Any, set[str]]:
-    """Replace every ``secret:NAME`` string (a whole value) with env var NAME's value."""
-    found: set[str] = set()
-
-    def walk(v: Any) -> Any:
-        if isinstance(v, str):
-            m = _SECRET.match(v)
-            if not m:
-                return v
-            secret = os.environ.get(m[1])
-            if secret is None:
-                raise SecretNotFound(
-                    f"secret {m[1]!r} is not set: define the environment variable {m[1]} "
-                    "on the workers"
-                )
-            if secret:
-                found.add(secret)
-            return secret
-        if isinstance(v, Mapping):
-            return {k: walk(x) for k, x in v.items()}
-        if isinstance(v, list | tuple):
-            return [walk(x) for x in v]
-        return v
-
-    return walk(value), found
-
-
 def _validate(name: str, model: type[P], params: dict[str, Any]) -> P:
     try:
         return model.model_validate(params)
@@ -289,37 +260,6 @@ def _jsonable(name: str, result: Any) -> dict[str, Any]:
     if isinstance(result, Mapping):
         return dict(result)
     raise TypeError(f"action {name!r} returned {type(result).__name__}, expected a mapping")
-
-
-def _redact(value: Any, secrets: tuple[str, ...]) -> Any:
-    if not secrets:
-        return value
-    if isinstance(value, str):
-        for s in secrets:
-            value = value.replace(s, REDACTED)
-        return value
-    if isinstance(value, Mapping):
-        return {_redact(k, secrets): _redact(v, secrets) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_redact(v, secrets) for v in value]
-    return value
-
-
-def _redacted_error(err: Any, secrets: tuple[str, ...]) -> Any:
-    from temporalio.exceptions import ApplicationError
-
-    message = _redact(err.message, secrets)
-    details = [_redact(d, secrets) for d in err.details]
-    if message == err.message and details == list(err.details):
-        return err
-    return ApplicationError(
-        message,
-        *details,
-        type=err.type,
-        non_retryable=err.non_retryable,
-        next_retry_delay=err.next_retry_delay,
-        category=err.category,
-    )
 
 
 class _Heartbeat:
