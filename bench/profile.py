@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import harness
+from bench.common import ROOT
 from bench.dags import SHAPES
 from bench.overhead import SideStats, batch
 
@@ -85,16 +86,14 @@ def _is_project(frame: str) -> bool:
 
 
 def _name(frame: str) -> str:
-    """`func (path/to/file.py:123)` → `func (file.py)` with the project-relative path kept."""
+    """`func (path/to/file.py:123)` → `func (workflows/file.py)` for project files, else
+    `func (file.py)` (library files by base name: `fastapi/routing.py` is not `api/`)."""
     func, _, where = frame.partition(" (")
     where = where.rstrip(")").rsplit(":", 1)[0]
-    for marker in PROJECT_DIRS:
-        if marker in where:
-            where = marker + where.split(marker, 1)[1]
-            break
-    else:
-        where = os.path.basename(where)
-    return f"{func} ({where})"
+    rel = where.removeprefix(f"{ROOT}/")
+    if rel.startswith(PROJECT_DIRS):
+        return f"{func} ({rel})"
+    return f"{func} ({os.path.basename(where)})"
 
 
 def top(counter: Counter[str], total: int, k: int, only_project: bool = False) -> list[tuple[str, float]]:

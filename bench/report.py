@@ -199,6 +199,20 @@ def render(res: dict[str, Any]) -> str:
         "hand-written (or API / direct) measured side by side in the same run, interleaved — "
         "absolute numbers depend on the machine and its load.",
         "",
+        "## How to run",
+        "",
+        "- `make bench` (= `python -m bench`): everything below, about 8–12 minutes on 2 shared "
+        "cores; `python -m bench --quick` is a 3-minute smoke run with small counts; "
+        "`--only overhead,faults` runs a subset. Raw numbers: `docs/benchmarks.json`.",
+        "- One piece at a time: `python -m bench.overhead [--quick]`, `python -m bench.approvals N`, "
+        "`python -m bench.api_overhead N`, `python -m bench.faults N worker,server,api`, "
+        "`python -m bench.profile N` (needs `py-spy`, in the test extras).",
+        "- In the test suite: `tests/bench/test_faults_short.py` (30 runs through worker SIGKILLs, "
+        "an API SIGKILL and a Temporal restart, < 60 s) and `tests/bench/test_overhead_short.py` "
+        "(history of a linear run = the hand-written one). Very long runs (3,000-iteration loop, "
+        "2,000-item foreach at default limits) are `RELAYFLOW_FULL_LONG_RUNS=1 pytest "
+        "tests/workflows/test_long_runs.py`.",
+        "",
         "## Machine",
         "",
         *machine(res),

@@ -17,6 +17,11 @@ _ISO = re.compile(
 )
 
 
+# Ten years: longer timers, timeouts and SLA levels are a typo, not a plan, and
+# far larger values overflow `timedelta`.
+MAX_SECONDS = 3650 * 86400
+
+
 class DurationError(ValueError):
     """A duration string that is malformed, zero or negative."""
 
@@ -26,7 +31,10 @@ def parse_duration(text: str | int | float) -> timedelta:
     if isinstance(text, bool):
         raise DurationError(f"invalid duration {text!r}")
     if isinstance(text, int | float):
-        seconds = float(text)
+        try:
+            seconds = float(text)
+        except OverflowError:
+            seconds = float("inf")
     else:
         s = str(text).strip()
         if _COMPACT.match(s):
@@ -45,4 +53,6 @@ def parse_duration(text: str | int | float) -> timedelta:
             )
     if seconds <= 0:
         raise DurationError(f"duration {text!r} must be greater than zero")
+    if seconds > MAX_SECONDS:
+        raise DurationError(f"duration {text!r} is too long: the limit is 3650d (ten years)")
     return timedelta(seconds=seconds)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from workflows.durations import parse_duration
 
@@ -36,8 +36,20 @@ class Retry(_Strict):
     max_attempts: int = Field(3, ge=1)
     initial_interval: Duration = "1s"
     backoff: float = Field(2.0, ge=1.0)
-    max_interval: Duration = "1m"
+    max_interval: Duration = Field("1m", validate_default=True)
     non_retryable: list[str] = Field(default_factory=list)
+
+    @field_validator("max_interval")
+    @classmethod
+    def _not_below_initial(cls, value: str, info: ValidationInfo) -> str:
+        # Temporal refuses such a RetryPolicy at run time; say so at save time instead
+        initial = info.data.get("initial_interval")
+        if initial is not None and parse_duration(value) < parse_duration(initial):
+            raise ValueError(
+                f"max_interval {value!r} is shorter than initial_interval {initial!r}; "
+                "raise max_interval or lower initial_interval"
+            )
+        return value
 
 
 class Assignees(_Strict):

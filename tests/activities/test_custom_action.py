@@ -6,15 +6,13 @@ import logging
 from importlib.metadata import EntryPoint
 
 import pytest
+import relayflow_greet  # noqa: F401  (installed by `make install`: pip install -e tests/fixtures/custom_action)
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.registry import _load_entry_point, action_models, all_activities, get_action
 from tests.activities.conftest import run
-
-pytest.importorskip(
-    "relayflow_greet", reason="pip install -e tests/fixtures/custom_action (make install does)"
-)
+from workflows.validate import validate_template
 
 
 def test_entry_points_are_discovered() -> None:
@@ -45,3 +43,14 @@ def test_broken_entry_points_are_logged_not_fatal(caplog: pytest.LogCaptureFixtu
     assert any("neither an @action function nor a module" in m for m in messages)
     assert any("defines no @action" in m for m in messages)
     assert any("'hello' registers the action 'greet'" in m for m in messages)
+
+
+def test_bad_with_for_a_custom_action_is_rejected_at_validation() -> None:
+    doc = {"name": "t", "steps": [{"id": "hi", "action": "greet", "with": {"nam": "Ada"}}]}
+    findings = {f.loc: f.msg for f in validate_template(doc).findings}
+    assert findings == {
+        "steps[0].with": "action 'greet' needs field 'name'",
+        "steps[0].with.nam": "unknown field 'nam' for action 'greet' (did you mean 'name'?)",
+    }
+    ok = {"name": "t", "steps": [{"id": "hi", "action": "greet", "with": {"name": "Ada"}}]}
+    assert validate_template(ok).findings == []
