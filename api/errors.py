@@ -151,6 +151,8 @@ async def _temporal(request: Request, exc: Exception) -> JSONResponse:
 
     assert isinstance(exc, RPCError)
     log.warning("Temporal error on %s %s: %s", request.method, request.url.path, exc)
+    if exc.status in (RPCStatusCode.INVALID_ARGUMENT, RPCStatusCode.OUT_OF_RANGE):
+        return error_response(422, "invalid", f"Temporal rejected the request: {exc.message}")
     if exc.status == RPCStatusCode.DEADLINE_EXCEEDED:
         return error_response(504, "timeout", f"Temporal did not answer in time: {exc.message}")
     return error_response(503, "unavailable", f"Temporal failed the request: {exc.message}")

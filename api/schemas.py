@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from workflows.io import PendingTask, RunStatus
 
@@ -13,6 +14,15 @@ RUN_ID = r"^[A-Za-z0-9._-]{1,200}$"
 NAME = r"^[a-z0-9][a-z0-9-]*$"
 TRIGGER_ID = r"^[A-Za-z0-9._-]{1,100}$"
 SCHEDULE_ID = r"^[A-Za-z0-9._-]{1,150}$"
+#: run tags become one `RunTags` search attribute, which Temporal caps at 2048 bytes
+TAG_KEY_MAX, TAG_VALUE_MAX, TAGS_MAX_BYTES = 64, 256, 1800
+TagKey = Annotated[str, StringConstraints(min_length=1, max_length=TAG_KEY_MAX)]
+TagValue = Annotated[str, StringConstraints(max_length=TAG_VALUE_MAX)]
+
+
+def tags_size(tags: dict[str, str]) -> int:
+    """Bytes of the `RunTags` value as Temporal stores it (a JSON list of `key:value`)."""
+    return len(json.dumps([f"{k}:{v}" for k, v in tags.items()], separators=(",", ":")))
 
 
 class _In(BaseModel):
@@ -63,7 +73,23 @@ class StartRun(_In):
     version: int | None = Field(None, ge=1, le=2**31 - 1)
     input: dict[str, Any] = Field(default_factory=dict)
     run_id: str | None = Field(None, pattern=RUN_ID)
-    tags: dict[str, str] = Field(default_factory=dict, max_length=20)
+    tags: dict[TagKey, TagValue] = Field(
+        default_factory=dict,
+        max_length=20,
+        description=f"at most 20; keys up to {TAG_KEY_MAX} characters, values up to "
+        f"{TAG_VALUE_MAX}, {TAGS_MAX_BYTES} bytes in all (as a JSON list of key:value)",
+    )
+
+    @field_validator("tags")
+    @classmethod
+    def _tags_fit(cls, tags: dict[str, str]) -> dict[str, str]:
+        size = tags_size(tags)
+        if size > TAGS_MAX_BYTES:
+            raise ValueError(
+                f"tags are too long together: {size} bytes as a JSON list of key:value, "
+                f"at most {TAGS_MAX_BYTES}"
+            )
+        return tags
 
 
 class RunRef(BaseModel):

@@ -34,7 +34,7 @@ def plan(quick: bool) -> dict[str, Any]:
             "profile": lambda: profile.run(n=20),
         }
     return {
-        "overhead": lambda: overhead.run(rounds=4, scale=0.6),
+        "overhead": lambda: overhead.run(rounds=6, scale=0.5),
         "approvals": lambda: approvals.run(n=1000, reads=400),
         "api_overhead": lambda: api_overhead.run(n=200),
         "faults": lambda: faults.run(n=200),

@@ -205,7 +205,8 @@ async def scenario(
         s.note(f"all {n} runs accepted")
         deadline = t0 + timeout
         while time.monotonic() < deadline:
-            if all(t.done() for t in chaos[1:]) and await open_runs(s) == 0:
+            delivered = len(s.receiver.snapshot()) >= n * STEPS  # every step's key seen
+            if delivered and all(t.done() for t in chaos[1:]) and await open_runs(s) == 0:
                 break
             await asyncio.sleep(1.0)
         elapsed = time.monotonic() - t0

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import jsonschema
-
 from workflows._validate_rules import (
     Add,
     Checker,
@@ -19,6 +17,8 @@ from workflows._validate_rules import (
     literal_assignees,
     upstream_of,
 )
+from workflows.json_schemas import SchemaUnusable
+from workflows.json_schemas import errors as schema_errors
 from workflows.model import Step, Subflow, Template
 
 _ITEM = frozenset({"item", "index"})
@@ -196,9 +196,8 @@ def _child_input(sub: Subflow, schema: dict[str, Any], loc: str, report: Add) ->
     if isinstance(relaxed.get("required"), list):
         relaxed["required"] = [r for r in relaxed["required"] if r not in dynamic]
     try:
-        validator = jsonschema.validators.validator_for(relaxed)(relaxed)
-        errors = sorted(validator.iter_errors(literal), key=lambda e: list(e.absolute_path))
-    except jsonschema.SchemaError:
+        errors = schema_errors(relaxed, literal)
+    except SchemaUnusable:
         return  # the child's own problem, reported when it was saved
     for err in errors:
         where = loc

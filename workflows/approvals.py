@@ -25,7 +25,7 @@ from workflows.approval_io import Resolved
 from workflows.io import DecideInput, PendingTask
 
 with workflow.unsafe.imports_passed_through():
-    import jsonschema
+    from workflows import json_schemas
 
 # ApplicationError types the API maps to HTTP statuses (403 / 409 / 422).
 NOT_ASSIGNEE = "NotAssignee"
@@ -295,18 +295,21 @@ def required_votes(quorum: int | str, assignees: int) -> int:
 
 def form_errors(schema: dict[str, Any], data: Any) -> list[dict[str, Any]]:
     """JSON-Schema errors of `data` as `[{loc, msg}]` (empty when valid), deterministic order."""
-    cls = jsonschema.validators.validator_for(schema)
     try:
-        cls.check_schema(schema)
-        errors = sorted(
-            cls(schema).iter_errors(data), key=lambda e: (list(map(str, e.path)), e.message)
-        )
+        errors = json_schemas.errors(schema, data)
     except Exception as exc:  # noqa: BLE001 - a broken form must not fail the workflow task
         # (save-time validation rejects such forms; never accept unchecked data)
         return [
             {"loc": ["form"], "msg": f"the step's form is not usable: {str(exc).splitlines()[0]}"}
         ]
-    return [{"loc": ["data", *map(str, e.path)], "msg": e.message} for e in errors]
+    return [{"loc": ["data", *map(str, e.path), *_missing(e)], "msg": e.message} for e in errors]
+
+
+def _missing(e: Any) -> list[str]:
+    """The property a `required` error is about, so its loc names the field."""
+    if e.validator != "required" or not isinstance(e.instance, dict):
+        return []
+    return [p for p in e.validator_value if p not in e.instance and repr(p) in e.message][:1]
 
 
 def _fail(kind: str, message: str) -> NoReturn:

@@ -10,7 +10,7 @@ is a save-time finding, and at run time it fails like any unresolvable reference
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema
 import referencing.exceptions
@@ -19,6 +19,9 @@ from jsonschema.protocols import Validator
 from jsonschema_specifications import REGISTRY as META_SCHEMAS
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012, specification_with
+
+if TYPE_CHECKING:
+    from referencing._core import Resolver
 
 _REF_KEYS = ("$ref", "$dynamicRef")
 
@@ -35,9 +38,21 @@ def _offline(uri: str) -> Resource[Any]:
 OFFLINE: Registry[Any] = Registry(retrieve=_offline).combine(META_SCHEMAS)  # type: ignore[call-arg]
 
 
+def _validator_class(schema: Mapping[str, Any]) -> type[Validator]:
+    """The validator of the schema's dialect (`$schema`; 2020-12 by default)."""
+    if not isinstance(schema.get("$schema", ""), str):
+        raise SchemaUnusable("$schema must be a string (the URI of a JSON Schema dialect)")
+    cls: type[Validator] = jsonschema.validators.validator_for(schema, default=Draft202012Validator)
+    return cls
+
+
 def _problems(schema: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     """`(where, message)` of every problem; `where` is a JSON-pointer-ish path ("" = root)."""
-    cls = jsonschema.validators.validator_for(schema, default=Draft202012Validator)
+    try:
+        cls = _validator_class(schema)
+    except SchemaUnusable as e:
+        yield "$schema", str(e)
+        return
     try:
         cls.check_schema(schema)
     except jsonschema.SchemaError as e:
@@ -54,39 +69,42 @@ def _problems(schema: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
         yield "", "its $refs refer to each other in an endless loop"
     except referencing.exceptions.Unresolvable:
         pass  # reported by the walk above
+    except Exception as e:  # noqa: BLE001 - whatever it is, the schema cannot be used
+        yield "", f"the schema cannot check data: {type(e).__name__}: {e}"
 
 
 def _refs(
-    resolver: referencing.Resolver[Any], resource: Resource[Any], path: list[str]
+    resolver: Resolver[Any], resource: Resource[Any], path: list[str]
 ) -> Iterator[tuple[str, str]]:
+    """Look up every `$ref` of this subschema, then descend into the ones it contains."""
     contents = resource.contents
-    if isinstance(contents, Mapping):
-        for key in _REF_KEYS:
-            ref = contents.get(key)
-            if isinstance(ref, str):
-                where = "/".join([*path, key])
-                try:
-                    resolver.lookup(ref)
-                except referencing.exceptions.Unresolvable as e:
-                    yield where, _unresolved(ref, e)
-        for key, value in contents.items():
-            yield from _sub(resolver, resource, value, [*path, str(key)])
-
-
-def _sub(
-    resolver: referencing.Resolver[Any], parent: Resource[Any], value: Any, path: list[str]
-) -> Iterator[tuple[str, str]]:
-    """Descend into subschemas the dialect knows (`properties`, `items`, `$defs`, ...)."""
-    subs = {id(s.contents): s for s in parent.subresources()}
-    candidates: list[tuple[Any, list[str]]] = [(value, path)]
-    if isinstance(value, list):
-        candidates = [(v, [*path, str(i)]) for i, v in enumerate(value)]
-    elif isinstance(value, Mapping) and id(value) not in subs:
-        candidates = [(v, [*path, str(k)]) for k, v in value.items()]
-    for item, where in candidates:
-        sub = subs.get(id(item))
-        if sub is not None:
+    if not isinstance(contents, Mapping):
+        return
+    for key in _REF_KEYS:
+        ref = contents.get(key)
+        if isinstance(ref, str):
+            try:
+                resolver.lookup(ref)
+            except referencing.exceptions.Unresolvable as e:
+                yield "/".join([*path, key]), _unresolved(ref, e)
+    # the dialect knows which keywords hold subschemas (`properties`, `items`, `$defs`, ...)
+    subs = {id(s.contents): s for s in resource.subresources()}
+    for key, value in contents.items():
+        for item, where in _children(value, [*path, str(key)], subs):
+            sub = subs[id(item)]
             yield from _refs(resolver.in_subresource(sub), sub, where)
+
+
+def _children(
+    value: Any, path: list[str], subs: Mapping[int, Resource[Any]]
+) -> Iterator[tuple[Any, list[str]]]:
+    """`value` itself, or its items / values (`allOf: [...]`, `properties: {...}`), if subschemas."""
+    if id(value) in subs:
+        yield value, path
+    elif isinstance(value, list):
+        yield from ((v, [*path, str(i)]) for i, v in enumerate(value) if id(v) in subs)
+    elif isinstance(value, Mapping):
+        yield from ((v, [*path, str(k)]) for k, v in value.items() if id(v) in subs)
 
 
 def _unresolved(ref: str, e: referencing.exceptions.Unresolvable) -> str:
@@ -112,7 +130,7 @@ def schema_problems(schema: Any) -> list[str]:
 
 def validator(schema: Mapping[str, Any], *, formats: bool = False) -> Validator:
     """A validator that never fetches anything; `SchemaUnusable` for an invalid schema."""
-    cls = jsonschema.validators.validator_for(schema, default=Draft202012Validator)
+    cls = _validator_class(schema)
     try:
         cls.check_schema(schema)
     except jsonschema.SchemaError as e:
@@ -129,14 +147,11 @@ def errors(
     try:
         found = list(v.iter_errors(data))
     except referencing.exceptions.Unresolvable as e:
-        raise SchemaUnusable(f"a $ref does not resolve: {_first_line(e)}") from None
+        raise SchemaUnusable(f"$ref {str(e.ref)!r} does not resolve") from None
     except RecursionError:
         raise SchemaUnusable("its $refs refer to each other in an endless loop") from None
     except jsonschema.SchemaError as e:
         raise SchemaUnusable(f"invalid schema: {e.message}") from None
+    except Exception as e:  # noqa: BLE001 - user data: never a 500 or a failed workflow task
+        raise SchemaUnusable(f"{type(e).__name__}: {e}") from None
     return sorted(found, key=lambda e: ([str(p) for p in e.absolute_path], e.message))
-
-
-def _first_line(e: Exception) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__

@@ -23,8 +23,71 @@ class TemplateSyntaxError(ValueError):
         super().__init__(f"{message}{where}")
 
 
+#: bigger documents are refused before parsing (the API's body limit is the same)
+MAX_DOCUMENT_BYTES = 1024 * 1024
+#: YAML aliases (`*name`) per document, and the values they may add in all once expanded:
+#: a few anchors for shared settings are fine, a "billion laughs" is not
+MAX_ALIASES = 100
+MAX_ALIAS_VALUES = 10_000
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that rejects duplicate keys and keeps timestamps/dates as strings."""
+    """SafeLoader that rejects duplicate keys, keeps timestamps/dates as strings, bounds aliases."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._aliases = 0
+        self._alias_values = 0
+        self._open: list[str | None] = []  # anchors of the nodes being composed
+        self._sizes: dict[int, int] = {}
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        event = self.peek_event()
+        anchor = getattr(event, "anchor", None)
+        if isinstance(event, yaml.AliasEvent):
+            self._alias(event, anchor)
+            return super().compose_node(parent, index)  # type: ignore[no-untyped-call,no-any-return]
+        self._open.append(anchor)
+        try:
+            return super().compose_node(parent, index)  # type: ignore[no-untyped-call,no-any-return]
+        finally:
+            self._open.pop()
+
+    def _alias(self, event: yaml.AliasEvent, anchor: str | None) -> None:
+        mark = event.start_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark is not None else (None, None)
+        self._aliases += 1
+        if self._aliases > MAX_ALIASES:
+            raise TemplateSyntaxError(
+                f"too many YAML aliases (more than {MAX_ALIASES} `*name` references)", line, column
+            )
+        if anchor in self._open:
+            raise TemplateSyntaxError(f"alias *{anchor} refers to itself", line, column)
+        target = self.anchors.get(anchor)
+        if target is None:
+            return  # PyYAML reports the undefined alias
+        self._alias_values += _size(target, self._sizes)
+        if self._alias_values > MAX_ALIAS_VALUES:
+            raise TemplateSyntaxError(
+                f"YAML aliases expand to too many values (more than {MAX_ALIAS_VALUES}) "
+                f"at alias *{anchor}",
+                line,
+                column,
+            )
+
+
+def _size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """Values in `node` with every alias expanded (memoized: shared nodes count each time)."""
+    known = sizes.get(id(node))
+    if known is not None:
+        return known
+    total = 1
+    if isinstance(node, yaml.SequenceNode):
+        total += sum(_size(n, sizes) for n in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        total += sum(_size(k, sizes) + _size(v, sizes) for k, v in node.value)
+    sizes[id(node)] = total
+    return total
 
 
 def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
@@ -60,6 +123,10 @@ def load_document(
     Raises TemplateSyntaxError (a ValueError) with line/column for unparsable text
     or when the top level is not a mapping.
     """
+    if len(text) > MAX_DOCUMENT_BYTES:
+        raise TemplateSyntaxError(
+            f"the document is too large ({len(text)} bytes, at most {MAX_DOCUMENT_BYTES})"
+        )
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8-sig")
@@ -67,6 +134,17 @@ def load_document(
             raise TemplateSyntaxError(f"the document is not valid UTF-8: {e.reason}") from None
     if fmt is None:
         fmt = "json" if text.lstrip().startswith("{") else "yaml"
+    try:
+        data = _parse(text, fmt)
+    except RecursionError:
+        raise TemplateSyntaxError("the document is nested too deeply") from None
+    if not isinstance(data, dict):
+        kind = "empty" if data is None else type(data).__name__
+        raise TemplateSyntaxError(f"a template must be a mapping at the top level, got {kind}")
+    return data
+
+
+def _parse(text: str, fmt: Literal["yaml", "json"]) -> Any:
     data: Any
     if fmt == "json":
         try:
@@ -88,7 +166,4 @@ def load_document(
             raise TemplateSyntaxError(f"invalid YAML: {problem}") from None
         except yaml.YAMLError as e:
             raise TemplateSyntaxError(f"invalid YAML: {e}") from None
-    if not isinstance(data, dict):
-        kind = "empty" if data is None else type(data).__name__
-        raise TemplateSyntaxError(f"a template must be a mapping at the top level, got {kind}")
     return data

@@ -153,7 +153,8 @@ class Runtime(Continuation):
     async def run_dag(self, frame: Frame) -> tuple[str, str] | None:
         """Run a frame to the end; (address, error) of its failure, None on success.
 
-        Raises CancelledError (after `run_if: all_done` steps ran) when cancelled.
+        Raises CancelledError (after `run_if: all_done` steps ran) when cancelled, and
+        StepStopped when the run is failing and this body was cut short.
         """
         self.register(frame)
         return await scheduler.run_dag(self, frame)

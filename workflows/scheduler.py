@@ -51,11 +51,24 @@ def failure_message(err: BaseException) -> str:
 
 
 async def run_dag(rt: Runtime, frame: Frame) -> tuple[str, str] | None:
+    """Run one frame; (address, error) of its failure, None on success.
+
+    A nested frame (foreach item, loop iteration) also stops when the run is failing
+    (`rt.failing`: a top-level step failed): steps that become ready are `skipped`,
+    except `run_if: all_done` ones. If that (or a stopped nested foreach/loop) cut the
+    body short, it raises StepStopped once its running steps finished, so the
+    enclosing foreach/loop ends `cancelled`.
+    """
     tasks: dict[str, asyncio.Task[None]] = {}
     failure = rt.frame_failure(frame)  # a failure carried over a continue-as-new
-    cancelled = False
+    cancelled = stopped = False
     while True:
-        _start_ready(rt, frame, tasks, stopping=failure is not None, cancelled=cancelled)
+        if failure is not None and frame.parent is None and rt.failing is None:
+            rt.failing = failure[0]  # bodies of running foreach/loop steps stop too
+        run_failing = frame.parent is not None and rt.failing is not None
+        stopping = failure is not None or run_failing
+        if _start_ready(rt, frame, tasks, stopping=stopping, cancelled=cancelled):
+            stopped = stopped or run_failing
         running = [t for t in tasks.values() if not t.done()]
         if not running:
             break
@@ -66,14 +79,19 @@ async def run_dag(rt: Runtime, frame: Frame) -> tuple[str, str] | None:
             rt.cancel_tasks(running)
         if failure is None:
             failure = rt.frame_failure(frame)
-            if failure is not None and frame.parent is None:
-                rt.failing = failure[0]  # bodies of running foreach/loop steps stop too
     for t in tasks.values():  # retrieve results so nothing is logged as unretrieved
         if not t.cancelled():
             t.exception()
     if cancelled:
         raise asyncio.CancelledError()
+    if failure is None and rt.failing is not None and (stopped or _has_cancelled(rt, frame)):
+        rt.stop_if_failing()  # this body was cut short by the run failing: StepStopped
     return failure
+
+
+def _has_cancelled(rt: Runtime, frame: Frame) -> bool:
+    """A nested foreach/loop of this frame was stopped (not cancelled: that raised above)."""
+    return any(rt.statuses[frame.address(s.id)].state == "cancelled" for s in frame.steps)
 
 
 def _start_ready(
@@ -83,7 +101,9 @@ def _start_ready(
     *,
     stopping: bool,
     cancelled: bool,
-) -> None:
+) -> bool:
+    """Start every ready step; True if a step was marked skipped because of `stopping`."""
+    stopped = False
     progressed = True
     while progressed:
         progressed = False
@@ -97,12 +117,14 @@ def _start_ready(
                 continue
             if (stopping or cancelled) and step.run_if != "all_done":
                 rt.set_state(addr, "cancelled" if cancelled else "skipped")
+                stopped = stopped or not cancelled
                 progressed = True
             elif not run_if_allows(step.run_if, deps):
                 rt.set_state(addr, "skipped")
                 progressed = True
             else:
                 tasks[step.id] = asyncio.create_task(run_step(rt, frame, step))
+    return stopped
 
 
 async def run_step(rt: Runtime, frame: Frame, step: Step) -> None:

@@ -47,7 +47,7 @@ def _info(row: TemplateVersion) -> TemplateInfo:
 
 
 async def _document(request: Request) -> dict[str, Any]:
-    return registry.parse_document(await request.body(), request.headers.get("content-type"))
+    return await registry.read_document(await request.body(), request.headers.get("content-type"))
 
 
 @router.post(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio.to_thread
 from pydantic import ValidationError
 from sqlalchemy import and_, func
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -22,6 +24,11 @@ from workflows.model import Template
 JSON_TYPES = ("application/json",)
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 SAVE_ATTEMPTS = 20
+
+
+async def read_document(raw: bytes, content_type: str | None) -> dict[str, Any]:
+    """`parse_document` off the event loop (parsing up to 1 MiB of YAML takes a while)."""
+    return await anyio.to_thread.run_sync(parse_document, raw, content_type)
 
 
 def parse_document(raw: bytes, content_type: str | None) -> dict[str, Any]:
@@ -106,8 +113,10 @@ async def validate(session: AsyncSession, doc: dict[str, Any]) -> Template:
     from workflows.validate import validate_template
 
     closure = await load_closure(session, doc)
-    try:
-        result = validate_template(doc, resolve_template=closure.template)
+    try:  # CPU-bound (a big template takes a while): keep the event loop free
+        result = await anyio.to_thread.run_sync(
+            functools.partial(validate_template, doc, resolve_template=closure.template)
+        )
     except ValidationError as e:  # defensive: the validator reports, it should not raise
         items = [ErrorItem(loc=loc_str(x["loc"]), msg=x["msg"]) for x in e.errors()]
         raise Invalid("the template is invalid", items) from None

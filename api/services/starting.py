@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-import jsonschema
-from jsonschema import Draft202012Validator, validators
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 from temporalio.common import (
@@ -18,13 +16,17 @@ from temporalio.common import (
     WorkflowIDReusePolicy,
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import Conflict, ErrorItem, Invalid, loc_str
+from api.schemas import TAGS_MAX_BYTES, tags_size
 from api.services import registry
 from settings import Settings
 from workflows import search_attributes as sa
 from workflows.compiler import compile_template
 from workflows.io import WORKFLOW_TYPE, CompiledTemplate, RunInput
+from workflows.json_schemas import SchemaUnusable
+from workflows.json_schemas import errors as schema_errors
 from workflows.model import Template
 
 
@@ -37,14 +39,14 @@ def check_input(schema: dict[str, Any] | None, data: Any, where: str = "input") 
     """Validate run input against the template's `input_schema` (JSON Schema) -> `Invalid`."""
     if not schema:
         return
-    cls = validators.validator_for(schema, default=Draft202012Validator)
     try:
-        validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
-        errors = sorted(
-            validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]
-        )
-    except jsonschema.SchemaError as bad:  # stored templates were validated; defensive
-        raise Invalid(f"the template's input_schema is invalid: {bad.message}") from None
+        errors = schema_errors(schema, data, formats=True)
+    except SchemaUnusable as bad:  # saved before save-time checks caught it
+        raise Invalid(
+            f"the template's input_schema cannot check the {where}: {bad}; "
+            "save a corrected version of the template",
+            [ErrorItem(loc="input_schema", msg=str(bad))],
+        ) from None
     if not errors:
         return
     items = []
@@ -79,7 +81,17 @@ async def pin_subflows(
     return subflows, pins
 
 
+#: RPC statuses that blame the request, not Temporal: 422 instead of 503
+CLIENT_STATUSES = (RPCStatusCode.INVALID_ARGUMENT, RPCStatusCode.OUT_OF_RANGE)
+
+
 def check_tags(tags: dict[str, str]) -> list[str]:
+    size = tags_size(tags)
+    if size > TAGS_MAX_BYTES:
+        raise Invalid(
+            f"tags are too long together: {size} bytes, at most {TAGS_MAX_BYTES}",
+            [ErrorItem(loc="tags", msg="too long")],
+        )
     out = []
     for key, value in tags.items():
         if not key or ":" in key or any(c in key + value for c in "'\"\\\n\r\t"):
@@ -160,6 +172,12 @@ async def start(
         if existing is not None and _same(existing, run, same_version):
             return Started(run_id, existing.plan.name, existing.plan.version, created=False)
         raise Conflict(f"run id {run_id!r} is already taken by another run") from None
+    except RPCError as e:
+        if e.status in CLIENT_STATUSES:  # the request itself (e.g. a search attribute too big)
+            raise Invalid(
+                f"Temporal rejected the run: {e.message}", [ErrorItem(loc="body", msg=e.message)]
+            ) from None
+        raise
     return Started(run_id, run.plan.name, run.plan.version, created=True)
 
 

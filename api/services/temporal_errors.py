@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from temporalio.client import (
     Client,
     WorkflowExecutionDescription,
@@ -12,7 +15,17 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.errors import Conflict, Forbidden, Invalid, NotFound, RelayflowError, Timeout, Unavailable
+from api.errors import (
+    Conflict,
+    ErrorItem,
+    Forbidden,
+    Invalid,
+    NotFound,
+    RelayflowError,
+    Timeout,
+    Unavailable,
+    loc_str,
+)
 
 #: ApplicationError types raised by the workflow's update validators
 UPDATE_ERRORS: dict[str, type[RelayflowError]] = {
@@ -65,7 +78,7 @@ async def update_error(client: Client, run_id: str, e: Exception) -> RelayflowEr
         cause = e.cause
         if isinstance(cause, ApplicationError):
             cls = UPDATE_ERRORS.get(cause.type or "", Conflict)
-            return cls(cause.message or str(cause))
+            return cls(cause.message or str(cause), error_items(cause.details))
         return Conflict(str(cause.message if hasattr(cause, "message") else cause))
     if isinstance(e, WorkflowUpdateRPCTimeoutOrCancelledError):
         return Timeout(f"run {run_id!r} did not answer in time (is a worker running?)")
@@ -74,6 +87,21 @@ async def update_error(client: Client, run_id: str, e: Exception) -> RelayflowEr
             return await closed_or_missing(client, run_id)
         return rpc_error(e, run_id)
     raise e
+
+
+def error_items(details: Sequence[Any]) -> list[ErrorItem] | None:
+    """`[{loc, msg}]` a workflow put in `details[0]["errors"]` (e.g. `InvalidForm`), if any."""
+    first = details[0] if details else None
+    raw = first.get("errors") if isinstance(first, dict) else None
+    if not isinstance(raw, list):
+        return None
+    items = []
+    for e in raw:
+        if isinstance(e, dict) and "msg" in e:
+            loc = e.get("loc")
+            where = loc_str(loc) if isinstance(loc, list | tuple) else str(loc or "$")
+            items.append(ErrorItem(loc=where, msg=str(e["msg"])))
+    return items or None
 
 
 CLOSED_STATES = {

@@ -117,6 +117,16 @@ async def test_form_and_reassign(api: httpx.AsyncClient) -> None:
         f"{base}/decision", json={"outcome": "approved", "data": {}}, headers=auth("alice")
     )
     assert r.status_code == 422, r.text
+    body = r.json()
+    assert body["error"] == "invalid" and "form" in body["detail"]
+    assert body["errors"] == [{"loc": "data.reason", "msg": "'reason' is a required property"}]
+    r = await api.post(
+        f"{base}/decision",
+        json={"outcome": "approved", "data": {"reason": 5}},
+        headers=auth("alice"),
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"] == [{"loc": "data.reason", "msg": "5 is not of type 'string'"}]
     # delegation: only operators/admins or a current assignee
     r = await api.post(f"{base}/reassign", json={"users": ["eve"]}, headers=auth("eve"))
     assert r.status_code == 403

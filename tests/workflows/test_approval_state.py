@@ -9,7 +9,7 @@ import pytest
 from temporalio.exceptions import ApplicationError
 
 from workflows.approval_io import Resolved
-from workflows.approvals import ApprovalBook, ApprovalTask
+from workflows.approvals import ApprovalBook, ApprovalTask, form_errors
 from workflows.io import DecideInput
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -93,6 +93,20 @@ def test_form_errors_name_the_field() -> None:
         t.check(DecideInput(step="s", outcome="approved", actor="a", data={"amount": "x"}))
     assert e.value.type == "InvalidForm"
     assert e.value.details[0]["errors"][0]["loc"] == ["data", "amount"]
+
+
+def test_form_errors_name_a_missing_field() -> None:
+    form = {"type": "object", "required": ["reason"], "properties": {"reason": {"type": "string"}}}
+    assert form_errors(form, {}) == [
+        {"loc": ["data", "reason"], "msg": "'reason' is a required property"}
+    ]
+
+
+def test_a_form_with_a_dangling_ref_refuses_instead_of_crashing() -> None:
+    # saved before save-time validation checked $refs: never a workflow-task failure
+    for form in ({"$ref": "#/$defs/missing"}, {"$ref": "https://example.com/form.json"}):
+        [error] = form_errors(form, {"x": 1})
+        assert error["loc"] == ["form"] and "not usable" in error["msg"]
 
 
 def test_admin_votes_once_and_is_recorded() -> None:

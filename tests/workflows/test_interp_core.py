@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+from typing import Any
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowFailureError
@@ -249,3 +251,79 @@ async def test_failure_stops_running_loop_and_foreach_bodies(client: Client) -> 
     assert st.steps["lp"].state == "cancelled" and "bad failed" in st.steps["lp"].error
     assert st.steps["fe"].state == "cancelled"
     assert len([k for k in st.steps if k.startswith("lp[")]) < 500
+
+
+BODIES = ("fe[0]", "lp[0]", "nest[0].inner[0]")
+
+
+async def _fail_while_bodies_run(client: Client, *, optional: bool) -> tuple[Any, Any]:
+    """`bad` fails while the bodies' `e1` are blocked; then the bodies go on.
+
+    Each body: `e1` (blocked) -> `e2`, an `all_done` cleanup `fin` after `e2`, and an
+    optional step `o` failing at once (a nested optional failure stops nothing). Bodies:
+    `fe[0]`, `lp[0]` and `nest[0].inner[0]` (a foreach inside a loop iteration).
+    """
+    body, trigger = f"body-{uuid.uuid4()}", f"trigger-{uuid.uuid4()}"
+    GATES[body], GATES[trigger] = asyncio.Event(), asyncio.Event()
+    steps = [
+        act("e1", "block", **{"with": {"name": body}}),
+        act("e2", depends_on=["e1"]),
+        act("fin", depends_on=["e2"], run_if="all_done"),
+        act("o", "flaky", optional=True, **{"with": {"fatal": True}}),
+    ]
+    inner = {"id": "inner", "foreach": {"items": "[1]", "steps": steps}}
+    doc = {
+        "steps": [
+            act("g", "block", **{"with": {"name": trigger}}),
+            act("bad", "flaky", depends_on=["g"], optional=optional, **{"with": {"fatal": True}}),
+            {"id": "fe", "foreach": {"items": "[1]", "steps": steps}},
+            {"id": "lp", "loop": {"until": "true", "max_iterations": 3, "steps": steps}},
+            {"id": "nest", "loop": {"until": "true", "max_iterations": 3, "steps": [inner]}},
+        ]
+    }
+    async with worker(client) as w:
+        h = await start(client, w, doc)
+        for _ in range(200):
+            st = await h.query(TemplateWorkflow.status)
+            if ACTIVE[body] == 3 and all(
+                (o := st.steps.get(f"{b}.o")) and o.state == "failed" for b in BODIES
+            ):
+                break
+            await asyncio.sleep(0.05)
+        GATES[trigger].set()  # `bad` runs and fails while both bodies wait in `e1`
+        for _ in range(200):
+            if (await h.query(TemplateWorkflow.status)).steps["bad"].state == "failed":
+                break
+            await asyncio.sleep(0.05)
+        GATES[body].set()
+        try:
+            result: Any = await h.result()
+        except WorkflowFailureError as e:
+            result = e
+        return result, await h.query(TemplateWorkflow.status)
+
+
+async def test_failure_stops_nested_steps_of_running_bodies(client: Client) -> None:
+    result, st = await _fail_while_bodies_run(client, optional=False)
+    assert isinstance(result, WorkflowFailureError)
+    assert isinstance(result.cause, ApplicationError) and result.cause.details == ("bad",)
+    assert st.state == "failed" and st.error == "fatal"
+    for b in BODIES:
+        assert st.steps[f"{b}.e1"].state == "succeeded"  # was running: finishes
+        assert st.steps[f"{b}.e2"].state == "skipped"  # ready after `bad` failed
+        assert st.steps[f"{b}.fin"].state == "succeeded"  # run_if: all_done still runs
+    stopped = "stopped: the run is failing (bad failed)"
+    for s in ("fe", "lp", "nest", "nest[0].inner"):  # a stopped body ends its step cancelled
+        assert (st.steps[s].state, st.steps[s].error) == ("cancelled", stopped)
+    assert "lp[1].e1" not in st.steps and "nest[1].inner" not in st.steps
+
+
+async def test_optional_failure_does_not_stop_nested_steps(client: Client) -> None:
+    result, st = await _fail_while_bodies_run(client, optional=True)
+    assert not isinstance(result, Exception), result
+    assert st.state == "completed" and st.steps["bad"].state == "failed"
+    for b in BODIES:
+        assert st.steps[f"{b}.o"].state == "failed"
+        assert st.steps[f"{b}.e2"].state == "succeeded"
+    for s in ("fe", "lp", "nest", "nest[0].inner"):
+        assert st.steps[s].state == "succeeded"

@@ -4,7 +4,9 @@ Items run inside this workflow; nested steps are addressed `<id>[<index>].<child
 and see `item`, `index` and their own item's steps as `steps.<child>`. Output: the
 list of per-item outputs in item order, each `{<child id>: <child output>}`. A failed
 item (a non-optional nested step failed) stops new items from starting; running
-items finish; then the step fails with that nested step's address and error.
+items finish; then the step fails with that nested step's address and error. When
+the run is failing (`rt.failing`), no new item starts and running items start no new
+nested steps; the step then ends `cancelled` (StepStopped) unless every item finished.
 The evaluated item list is saved as progress so a continue-as-new resumes exactly.
 """
 
@@ -16,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from temporalio import workflow
 
 from workflows.expressions import evaluate
-from workflows.steps.base import StepContext, StepFailure
+from workflows.steps.base import StepContext, StepFailure, StepStopped
 
 if TYPE_CHECKING:
     from workflows.runtime import Frame
@@ -72,7 +74,11 @@ async def run(ctx: StepContext) -> Any:
             running.pop(t)
             if t.cancelled():
                 continue
-            result = t.result()
+            try:
+                result = t.result()
+            except StepStopped:  # the run is failing: this item's body was stopped
+                stopped = True
+                continue
             finished += 1
             if result is not None and failure is None:
                 failure = result

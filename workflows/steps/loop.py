@@ -3,9 +3,11 @@
 Iteration `i` (0-based) runs inside this workflow with `iteration = i`; nested steps
 are addressed `<id>[<i>].<child>`. `until` is evaluated after each iteration in that
 iteration's scope (`steps.<child>` = this iteration's steps). A failed iteration fails
-the step. Reaching `max_iterations` with `until` still false fails the step. Output:
-the last iteration's outputs, `{<child id>: <child output>}`. The current iteration
-number is saved as progress for continue-as-new.
+the step; when the run is failing, no new iteration starts and the running one starts
+no new nested step (StepStopped from `run_dag`): the step ends `cancelled`. Reaching
+`max_iterations` with `until` still false fails the step. Output: the last
+iteration's outputs, `{<child id>: <child output>}`. The current iteration number is
+saved as progress for continue-as-new.
 """
 
 from __future__ import annotations
