@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from alembic import context
 from sqlalchemy import create_engine, text
 from sqlmodel import SQLModel
 
 import api.models  # noqa: F401  (registers the tables on SQLModel.metadata)
-from alembic import context
 from api.db import sync_url
 from settings import get_settings
 
