@@ -75,16 +75,22 @@ class Continuation:
 
     # ------------------------------------------------------------------ checkpoints
 
-    async def checkpoint(self) -> None:
-        """Await before starting anything new: pause, continue-as-new drain, CPU budget."""
+    async def checkpoint(self) -> bool:
+        """Await before starting anything new: pause, continue-as-new drain, CPU budget.
+
+        True when the start was deferred to a later workflow task (history moved on
+        meanwhile), so the caller must look again at what happened in between.
+        """
         if self.cancelling:
-            return
+            return False
+        entered = workflow.info().get_current_history_length()
         await self.wait_unpaused()
         if not self._draining and self._should_continue():
             self._draining = True
         if self._draining:
             await workflow.wait_condition(lambda: not self._draining)
         await self._yield_if_busy()
+        return workflow.info().get_current_history_length() != entered
 
     def _should_continue(self) -> bool:
         info = workflow.info()

@@ -40,6 +40,8 @@ class Frame:
     prefix: str = ""  # "" at top level, "<parent>[<i>]." inside a body
     extra: dict[str, Any] = field(default_factory=dict)  # item/index or iteration
     parent: Frame | None = None
+    # a step of this frame was held back by a failure while it waited at a checkpoint
+    held_back: bool = False
 
     def address(self, step_id: str) -> str:
         return self.prefix + step_id

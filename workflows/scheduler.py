@@ -84,9 +84,15 @@ async def run_dag(rt: Runtime, frame: Frame) -> tuple[str, str] | None:
             t.exception()
     if cancelled:
         raise asyncio.CancelledError()
-    if failure is None and rt.failing is not None and (stopped or _has_cancelled(rt, frame)):
+    cut_short = stopped or frame.held_back or _has_cancelled(rt, frame)
+    if failure is None and rt.failing is not None and cut_short:
         rt.stop_if_failing()  # this body was cut short by the run failing: StepStopped
     return failure
+
+
+def _failing(rt: Runtime, frame: Frame) -> bool:
+    """New steps of `frame` must not start: it, or (for bodies) the whole run, is failing."""
+    return rt.failing is not None or rt.frame_failure(frame) is not None
 
 
 def _has_cancelled(rt: Runtime, frame: Frame) -> bool:
@@ -132,7 +138,12 @@ async def run_step(rt: Runtime, frame: Frame, step: Step) -> None:
     resuming = rt.resumable(addr)
     ctx = StepContext(rt, frame, step, addr, rt.progress.get(addr) if resuming else None)
     try:
-        await rt.checkpoint()
+        deferred = await rt.checkpoint()
+        if deferred and not resuming and step.run_if != "all_done" and _failing(rt, frame):
+            # held back (pause, continue-as-new drain) while something failed: don't start
+            rt.set_state(addr, "skipped")
+            frame.held_back = True
+            return
         if not resuming and step.when is not None:
             ok = evaluate(step.when, rt.scope(frame))
             if not isinstance(ok, bool):

@@ -48,7 +48,7 @@ async def flaky(req: ActionRequest) -> dict[str, Any]:
 
 @activity.defn(name="block")
 async def block(req: ActionRequest) -> dict[str, Any]:
-    """Waits until GATES[name] is set (counts concurrent callers per name)."""
+    """Waits until GATES[name] is set (counts concurrent callers per name); `fail` then fails."""
     name = req.params["name"]
     ACTIVE[name] += 1
     PEAK[name] = max(PEAK[name], ACTIVE[name])
@@ -56,6 +56,8 @@ async def block(req: ActionRequest) -> dict[str, Any]:
         await asyncio.wait_for(GATES.setdefault(name, asyncio.Event()).wait(), 30)
     finally:
         ACTIVE[name] -= 1
+    if req.params.get("fail"):
+        raise ApplicationError(f"{name} failed after release", type="Fatal", non_retryable=True)
     return {"released": name}
 
 
