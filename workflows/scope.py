@@ -9,6 +9,7 @@ nested id shadows nothing: ids are unique within a template.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from workflows.io import StepStatus
@@ -50,3 +51,29 @@ def build(rt: Runtime, frame: Frame, **extra: Any) -> dict[str, Any]:
     scope["steps"] = steps
     scope.update(extra)
     return scope
+
+
+class LazyScope(Mapping[str, Any]):
+    """A scope built on first use.
+
+    Most `with:` values hold no `${{ }}` at all; building the view of every step for
+    them made each action cost O(steps) — O(n²) per run (measured in bench/findings.md).
+    """
+
+    def __init__(self, build: Callable[[], dict[str, Any]]) -> None:
+        self._build = build
+        self._data: dict[str, Any] | None = None
+
+    def _scope(self) -> dict[str, Any]:
+        if self._data is None:
+            self._data = self._build()
+        return self._data
+
+    def __getitem__(self, key: str) -> Any:
+        return self._scope()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._scope())
+
+    def __len__(self) -> int:
+        return len(self._scope())

@@ -15,6 +15,7 @@ from workflows.durations import parse_duration
 from workflows.expressions import render
 from workflows.io import ActionRequest
 from workflows.model import Retry
+from workflows.scope import LazyScope
 from workflows.steps.base import StepContext
 
 DEFAULT_TIMEOUT = timedelta(minutes=5)
@@ -59,7 +60,7 @@ def _failed_attempts(err: ActivityError, retry: Retry | None) -> int | None:
 
 async def run(ctx: StepContext) -> Any:
     rt, step = ctx.rt, ctx.step
-    params = render(step.with_ or {}, ctx.scope())
+    params = render(step.with_ or {}, LazyScope(ctx.scope))
     req = ActionRequest(
         run_id=rt.run_id,
         step=ctx.address,
