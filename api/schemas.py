@@ -105,7 +105,9 @@ class RunDetail(RunStatus):
     tags: list[str] = Field(default_factory=list)
 
 
-class RunItem(BaseModel):
+class RunSummary(BaseModel):
+    """One run as Temporal visibility lists it (search attributes + execution status)."""
+
     run_id: str
     template: str | None
     version: int | None
@@ -114,6 +116,9 @@ class RunItem(BaseModel):
     tags: list[str]
     started_at: datetime | None
     closed_at: datetime | None
+
+
+class RunItem(RunSummary):
     ui_url: str
 
 

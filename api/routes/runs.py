@@ -80,7 +80,7 @@ async def list_runs(
     filters = listing.RunFilter(template, state, assignee, tag, started_by)
     found, token = await listing.list_runs(client, filters, page_size, next_page_token)
     items = [
-        RunItem(**r.__dict__, ui_url=starting.ui_url(settings, client.namespace, r.run_id))
+        RunItem(**r.model_dump(), ui_url=starting.ui_url(settings, client.namespace, r.run_id))
         for r in found
     ]
     return RunPage(runs=items, next_page_token=token)

@@ -9,7 +9,6 @@ import hashlib
 import hmac
 import re
 from dataclasses import dataclass
-from datetime import datetime
 
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
@@ -17,6 +16,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.directory import User
 from api.auth import assignee_keys
 from api.errors import ErrorItem, Invalid, RelayflowError, Unavailable
+from api.schemas import RunSummary
 from api.services.runs import status
 from api.services.temporal_errors import closed_state
 from workflows import search_attributes as sa
@@ -113,18 +113,6 @@ def decode_token(token: str | None) -> bytes | None:
             [ErrorItem(loc="query.next_page_token", msg="invalid page token")],
         )
     return raw
-
-
-@dataclass
-class RunSummary:
-    run_id: str
-    template: str | None
-    version: int | None
-    state: str
-    started_by: str | None
-    tags: list[str]
-    started_at: datetime | None
-    closed_at: datetime | None
 
 
 def summarize(wf: WorkflowExecution) -> RunSummary:
