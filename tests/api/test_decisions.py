@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.api.conftest import approval_template, auth, save, unique
+from tests.api.conftest import approval_template, auth, eventually, save, unique
 
 pytestmark = pytest.mark.usefixtures("worker")
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 10.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await check()
-        if result or asyncio.get_running_loop().time() > deadline:
-            return result
-        await asyncio.sleep(0.2)
 
 
 async def start_approval(api: httpx.AsyncClient, doc: dict[str, Any] | None = None) -> str:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Any
 
 import httpx
@@ -11,19 +10,9 @@ import pytest
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from tests.api.conftest import approval_template, auth, save, simple_template, unique
+from tests.api.conftest import approval_template, auth, eventually, save, simple_template, unique
 
 pytestmark = pytest.mark.usefixtures("worker")
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 10.0) -> Any:
-    """Poll `check` until it returns something truthy (visibility is eventually consistent)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await check()
-        if result or asyncio.get_running_loop().time() > deadline:
-            return result
-        await asyncio.sleep(0.2)
 
 
 def waiting_template(name: str) -> dict[str, Any]:

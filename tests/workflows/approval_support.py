@@ -9,14 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
 from activities.assignees import resolve_assignees
 from activities.task_notify import notify_task
 from activities.webhook import webhook
-from settings import get_settings
+from tests.helpers.directory import use_directory
 from tests.helpers.http_receiver import HttpReceiver, Reply
 from tests.workflows.interp_support import TEST_ACTIVITIES, worker
 from workflows.interpreter import TemplateWorkflow
@@ -37,13 +36,7 @@ DIRECTORY: dict[str, Any] = {
 
 @pytest.fixture
 def directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    path = tmp_path / "directory.yaml"
-    path.write_text(yaml.safe_dump(DIRECTORY))
-    monkeypatch.setenv("DIRECTORY_FILE", str(path))
-    monkeypatch.delenv("SMTP_HOST", raising=False)
-    get_settings.cache_clear()
-    yield path
-    get_settings.cache_clear()
+    yield from use_directory(tmp_path, monkeypatch, DIRECTORY)
 
 
 @pytest.fixture

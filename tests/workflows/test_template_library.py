@@ -10,6 +10,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from tests.helpers.directory import use_directory
 from tests.helpers.http_receiver import HttpReceiver, Reply, Request
 from workflows.compiler import compile_template
 from workflows.expressions import evaluate
@@ -150,17 +151,7 @@ def receiver() -> Iterator[HttpReceiver]:
 
 @pytest.fixture
 def directory(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
-    import yaml
-
-    from settings import get_settings
-
-    path = tmp_path / "directory.yaml"
-    path.write_text(yaml.safe_dump(DIRECTORY))
-    monkeypatch.setenv("DIRECTORY_FILE", str(path))
-    monkeypatch.delenv("SMTP_HOST", raising=False)
-    get_settings.cache_clear()
-    yield path
-    get_settings.cache_clear()
+    yield from use_directory(tmp_path, monkeypatch, DIRECTORY)
 
 
 async def _until(handle, pred, timeout: float = 20):  # type: ignore[no-untyped-def]
