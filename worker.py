@@ -22,13 +22,13 @@ log = logging.getLogger("relayflow.worker")
 
 
 def workflows() -> list[type]:
-    from workflows.interpreter import TemplateWorkflow
+    from workflows.engine.workflow import TemplateWorkflow
 
     return [TemplateWorkflow]
 
 
 def interceptors() -> list[Any]:
-    from workflows.attempts import AttemptInterceptor
+    from workflows.engine.attempts import AttemptInterceptor
 
     return [AttemptInterceptor()]
 

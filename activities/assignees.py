@@ -24,7 +24,7 @@ from temporalio import activity
 
 from activities.directory import Directory, load_directory
 from settings import get_settings
-from workflows.approval_io import Resolved, ResolveRequest
+from workflows.engine.approvals.io import Resolved, ResolveRequest
 
 #: visibility count queries in flight at once for one `least_loaded` pick
 MAX_CONCURRENT_COUNTS = 8

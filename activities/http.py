@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from activities.errors import from_httpx, http_status_error
 from activities.registry import ActionContext, action
-from workflows.durations import DurationError, parse_duration
+from workflows.language.durations import DurationError, parse_duration
 
 #: responses larger than this are cut and flagged `truncated`
 MAX_BODY_BYTES = 256 * 1024

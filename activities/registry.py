@@ -38,7 +38,7 @@ from temporalio import activity
 
 from activities.errors import InvalidParams, to_application_error
 from activities.secrets import redact, redacted_error, resolve_secrets
-from workflows.io import ActionRequest
+from workflows.engine.io import ActionRequest
 
 log = logging.getLogger("relayflow.actions")
 

@@ -21,7 +21,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from settings import Settings, get_settings
-from workflows.approval_io import TaskNotice
+from workflows.engine.approvals.io import TaskNotice
 
 
 def links(s: Settings, run_id: str) -> tuple[str, str]:

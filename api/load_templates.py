@@ -24,7 +24,7 @@ from api.db import make_engine, migrate, sessionmaker
 from api.errors import RelayflowError
 from api.services import registry
 from settings import get_settings
-from workflows.loader import TemplateSyntaxError, load_document
+from workflows.language.loader import TemplateSyntaxError, load_document
 
 log = logging.getLogger("relayflow.load_templates")
 SUFFIXES = {".yaml": "yaml", ".yml": "yaml", ".json": "json"}

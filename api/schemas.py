@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from workflows.io import PendingTask, RunStatus
+from workflows.engine.io import PendingTask, RunStatus
 
 RUN_ID = r"^[A-Za-z0-9._-]{1,200}$"
 NAME = r"^[a-z0-9][a-z0-9-]*$"

@@ -41,7 +41,7 @@ def _time(fn: Callable[[], Any]) -> float:
 def engines() -> dict[str, Callable[[str], Callable[[], Any]]]:
     found: dict[str, Callable[[str], Callable[[], Any]]] = {}
     try:
-        from workflows.expressions import evaluate
+        from workflows.language.expressions import evaluate
 
         found["relayflow evaluate (cel-expr-python + conversion)"] = lambda src: (
             lambda: evaluate(src, DATA)

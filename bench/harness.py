@@ -21,17 +21,18 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 import bench.noop  # noqa: F401 - registers the `noop` action
+from activities.registry import action_models
 from bench import handwritten
 from bench.common import child_pids
 from tests.helpers.temporal import start_dev_server
-from workflows.compiler import compile_template
-from workflows.io import WORKFLOW_TYPE, CompiledTemplate, RunInput
-from workflows.validate import validate_template
+from workflows.engine.io import WORKFLOW_TYPE, RunInput
+from workflows.language.compiler import CompiledTemplate, compile_template
+from workflows.language.validate import validate_template
 
 
 def compile_doc(doc: dict[str, Any], version: int = 1) -> CompiledTemplate:
     """Validate (with the real validator) and compile a template document."""
-    result = validate_template(doc)
+    result = validate_template(doc, actions=action_models())
     if not result.ok or result.template is None:
         problems = "; ".join(f"{f.loc}: {f.msg}" for f in result.findings)
         raise ValueError(f"bench template {doc.get('name')!r} is invalid: {problems}")
@@ -46,7 +47,7 @@ def worker_kwargs() -> dict[str, Any]:
     if fn is not None:
         return dict(fn())
     try:
-        from workflows.attempts import AttemptInterceptor
+        from workflows.engine.attempts import AttemptInterceptor
     except ImportError:
         return {}
     return {"interceptors": [AttemptInterceptor()]}

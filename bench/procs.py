@@ -23,7 +23,7 @@ from pathlib import Path
 
 from bench.common import ROOT, free_port
 from tests.helpers.temporal import binary
-from workflows.search_attributes import cli_flags
+from workflows.engine.search_attributes import cli_flags
 
 
 def wait_port(port: int, timeout: float = 60.0, proc: subprocess.Popen[bytes] | None = None) -> None:

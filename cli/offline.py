@@ -1,6 +1,6 @@
 """Offline template work for `relayflow validate` and `relayflow graph`: no server needed.
 
-Validation runs the very code the API runs (`workflows.loader` + `workflows.validate`),
+Validation runs the very code the API runs (`workflows.language.loader` + `workflows.language.validate`),
 so the findings are the API's; this module only adds *where* in the file each one is:
 a finding's `loc` (`steps[3].approval.quorum`) is walked through the YAML node tree
 (`yaml.compose`, which also reads JSON) to the line the user typed.
@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from workflows.loader import TemplateSyntaxError, load_document
+from workflows.language.loader import TemplateSyntaxError, load_document
 
 _TOKEN = re.compile(r"\[(\d+)\]|\[([^\]]+)\]|([^.\[\]]+)")
 
@@ -124,7 +124,7 @@ class _Local:
         self.docs = docs
 
     def __call__(self, name: str, version: int | None = None) -> Any:
-        from workflows.model import Template
+        from workflows.language.model import Template
 
         doc = self.docs.get(name)
         if doc is None:
@@ -144,7 +144,10 @@ def _sibling_resolver(paths: list[Path]) -> _Local:
     docs: dict[str, dict[str, Any]] = {}
     dirs = {p.parent for p in paths}
     candidates = list(paths) + [
-        q for d in dirs for q in sorted(d.iterdir()) if q.suffix.lower() in (".yaml", ".yml", ".json")
+        q
+        for d in dirs
+        for q in sorted(d.iterdir())
+        if q.suffix.lower() in (".yaml", ".yml", ".json")
     ]
     for q in candidates:
         try:
@@ -158,21 +161,25 @@ def _sibling_resolver(paths: list[Path]) -> _Local:
     return _Local(docs)
 
 
-def check_text(file: str, text: str, fmt: str, resolver: _Local | None) -> tuple[Any, list[Problem]]:
+def check_text(
+    file: str, text: str, fmt: str, resolver: _Local | None
+) -> tuple[Any, list[Problem]]:
     """(validated template or None, problems) for one document's text."""
-    from workflows.validate import validate_template
+    from activities.registry import action_models
+    from workflows.language.validate import validate_template
 
     try:
         doc = load_document(text, fmt=fmt)  # type: ignore[arg-type]
     except TemplateSyntaxError as e:
         msg = str(e).split(" (line ")[0] if e.line else str(e)
         return None, [Problem(file, e.line, "", msg)]
-    result = validate_template(doc, resolve_template=resolver)
+    actions = action_models()
+    result = validate_template(doc, actions=actions, resolve_template=resolver)
     findings = [f for f in result.findings if resolver is None or resolver.keep(f)]
     problems = place(file, text, findings)
     template = result.template
     if template is None and not problems:  # only registry-side subflow targets were missing
-        template = validate_template(doc).template
+        template = validate_template(doc, actions=actions).template
     return (None if problems else template), problems
 
 
@@ -192,7 +199,7 @@ def check_files(paths: list[Path]) -> list[Problem]:
 
 def mermaid(path: Path) -> tuple[str | None, list[Problem]]:
     """Mermaid text of a valid template file, or the problems that stop drawing it."""
-    from workflows.graph import to_mermaid
+    from workflows.language.graph import to_mermaid
 
     text = path.read_text(encoding="utf-8")
     template, problems = check_text(str(path), text, fmt_of(path), _sibling_resolver([path]))

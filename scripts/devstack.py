@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from settings import get_settings  # noqa: E402
-from workflows.search_attributes import cli_flags  # noqa: E402
+from workflows.engine.search_attributes import cli_flags  # noqa: E402
 
 log = logging.getLogger("relayflow.devstack")
 BIN = Path(sys.executable).parent

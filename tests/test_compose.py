@@ -84,7 +84,7 @@ def test_start_order(config: dict) -> None:
 
 def test_search_attributes_registered_by_setup_job() -> None:
     script = (ROOT / "deploy/temporal/setup-namespace.sh").read_text()
-    from workflows import search_attributes as sa
+    from workflows.engine import search_attributes as sa
 
     for key in sa.ALL:
         assert f"--name {key.name} " in script

@@ -20,8 +20,8 @@ from api.schemas import (
     StartRun,
 )
 from api.services import listing, runs, starting
-from workflows import search_attributes as sa
-from workflows.io import StepStatus
+from workflows.engine import search_attributes as sa
+from workflows.engine.io import StepStatus
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 

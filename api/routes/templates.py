@@ -9,7 +9,7 @@ from fastapi.responses import PlainTextResponse
 
 from api.auth import DESIGNER_ROLES, require_any_role
 from api.deps import CurrentUser, SessionDep
-from api.errors import Invalid, error_responses
+from api.errors import error_responses
 from api.models import TemplateVersion
 from api.schemas import (
     SavedTemplate,
@@ -19,7 +19,6 @@ from api.schemas import (
     ValidationReport,
 )
 from api.services import registry
-from workflows.model import Template
 
 router = APIRouter(prefix="/templates", tags=["templates"])
 
@@ -107,14 +106,10 @@ async def template_graph(
     name: str, request: Request, session: SessionDep, _: CurrentUser, version: VersionQuery = None
 ) -> TemplateGraph | PlainTextResponse:
     """The step DAG as a Mermaid flowchart: JSON by default, plain text for `Accept: text/plain`."""
-    from workflows.graph import to_mermaid
+    from workflows.language.graph import to_mermaid
 
     row = await registry.get(session, name, version)
-    try:
-        template = Template.model_validate(row.body)
-    except ValueError as e:  # stored versions were validated; defensive
-        raise Invalid(f"stored template cannot be read: {e}") from None
-    mermaid = to_mermaid(template)
+    mermaid = to_mermaid(registry.parsed(session, row))
     accept = request.headers.get("accept", "")
     if "text/plain" in accept and "application/json" not in accept:
         return PlainTextResponse(mermaid)

@@ -19,8 +19,8 @@ from api.errors import ErrorItem, Invalid, RelayflowError, Unavailable
 from api.schemas import RunSummary
 from api.services.runs import status
 from api.services.temporal_errors import closed_state
-from workflows import search_attributes as sa
-from workflows.io import WORKFLOW_TYPE, PendingTask
+from workflows.engine import search_attributes as sa
+from workflows.engine.io import WORKFLOW_TYPE, PendingTask
 
 OPEN_STATES = ("running", "paused", "waiting")
 CLOSED_STATUSES = {

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import random
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+import anyio.from_thread
 import anyio.to_thread
 from pydantic import ValidationError
 from sqlalchemy import and_, func
@@ -16,10 +17,12 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from activities.registry import action_models
 from api.errors import Conflict, ErrorItem, Invalid, NotFound, UnsupportedMediaType, loc_str
 from api.models import TemplateVersion
-from workflows.loader import TemplateSyntaxError, load_document
-from workflows.model import Template
+from workflows.language.loader import TemplateSyntaxError, load_document
+from workflows.language.model import Template
+from workflows.language.validate import validate_template
 
 JSON_TYPES = ("application/json",)
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
@@ -48,57 +51,28 @@ def parse_document(raw: bytes, content_type: str | None) -> dict[str, Any]:
         raise Invalid(str(e), [ErrorItem(loc="body", msg=str(e))]) from None
 
 
-def subflow_refs(doc: Any) -> Iterator[tuple[str, int | None]]:
-    """`(template, version)` of every `subflow` step in a (possibly invalid) document."""
-    steps = doc.get("steps") if isinstance(doc, dict) else None
-    if not isinstance(steps, list):
-        return
-    for step in steps:
-        if not isinstance(step, dict):
-            continue
-        sub = step.get("subflow")
-        if isinstance(sub, dict) and isinstance(sub.get("template"), str):
-            version = sub.get("version")
-            yield (
-                sub["template"],
-                version if isinstance(version, int) and not isinstance(version, bool) else None,
-            )
-        for kind in ("foreach", "loop"):
-            body = step.get(kind)
-            if isinstance(body, dict):
-                yield from subflow_refs(body)
+#: parsed templates by (database, name, version): versions are immutable, so a stored
+#: body is parsed once per process
+_PARSED: dict[tuple[str, str, int], Template] = {}
+_PARSED_MAX = 1024
 
 
-@dataclass
-class Closure:
-    """Registry rows reached from a document through `subflow` steps (transitively)."""
-
-    rows: dict[tuple[str, int | None], TemplateVersion] = field(default_factory=dict)
-    _parsed: dict[tuple[str, int], Template] = field(default_factory=dict)
-
-    def template(self, name: str, version: int | None) -> Template | None:
-        row = self.rows.get((name, version))
-        if row is None:
-            return None
-        key = (row.name, row.version)
-        if key not in self._parsed:
-            self._parsed[key] = Template.model_validate(row.body)
-        return self._parsed[key]
+def parsed(session: AsyncSession, row: TemplateVersion) -> Template:
+    """The stored version as a `Template` (validated when it was saved; parsed once)."""
+    key = (str(getattr(session.bind, "url", "")), row.name, row.version)
+    template = _PARSED.get(key)
+    if template is None:
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.pop(next(iter(_PARSED)))
+        template = _PARSED[key] = Template.model_validate(row.body)
+    return template
 
 
-async def load_closure(session: AsyncSession, doc: dict[str, Any], limit: int = 200) -> Closure:
-    closure = Closure()
-    todo = list(subflow_refs(doc))
-    while todo and len(closure.rows) < limit:
-        name, version = todo.pop()
-        if (name, version) in closure.rows:
-            continue
-        row = await find(session, name, version)
-        if row is None:
-            continue
-        closure.rows[(name, version)] = row
-        todo.extend(subflow_refs(row.body))
-    return closure
+async def find_template(
+    session: AsyncSession, name: str, version: int | None = None
+) -> Template | None:
+    row = await find(session, name, version)
+    return None if row is None else parsed(session, row)
 
 
 def findings_error(findings: Sequence[Any], what: str = "template") -> Invalid:
@@ -110,12 +84,16 @@ def findings_error(findings: Sequence[Any], what: str = "template") -> Invalid:
 
 async def validate(session: AsyncSession, doc: dict[str, Any]) -> Template:
     """The parsed template, or `Invalid` with every finding."""
-    from workflows.validate import validate_template
 
-    closure = await load_closure(session, doc)
+    def resolve(name: str, version: int | None) -> Template | None:
+        # called by the validator in its thread: look the template up on the event loop
+        return anyio.from_thread.run(find_template, session, name, version)
+
     try:  # CPU-bound (a big template takes a while): keep the event loop free
         result = await anyio.to_thread.run_sync(
-            functools.partial(validate_template, doc, resolve_template=closure.template)
+            functools.partial(
+                validate_template, doc, actions=action_models(), resolve_template=resolve
+            )
         )
     except ValidationError as e:  # defensive: the validator reports, it should not raise
         items = [ErrorItem(loc=loc_str(x["loc"]), msg=x["msg"]) for x in e.errors()]

@@ -27,8 +27,8 @@ from api.services.temporal_errors import (
     is_open,
     update_error,
 )
-from workflows import search_attributes as sa
-from workflows.io import DecideInput, ReassignInput, RunStatus, StepStatus
+from workflows.engine import search_attributes as sa
+from workflows.engine.io import DecideInput, ReassignInput, RunStatus, StepStatus
 
 QUERY_TIMEOUT = timedelta(seconds=10)
 UPDATE_TIMEOUT = timedelta(seconds=30)

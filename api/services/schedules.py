@@ -24,8 +24,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.errors import Conflict, ErrorItem, Invalid, NotFound, Unavailable
 from api.services import starting
 from settings import Settings
-from workflows.durations import DurationError, parse_duration
-from workflows.io import WORKFLOW_TYPE
+from workflows.engine.io import WORKFLOW_TYPE
+from workflows.language.durations import DurationError, parse_duration
 
 CATCHUP_WINDOW = timedelta(minutes=1)
 MEMO_KEY = "relayflow"

@@ -10,7 +10,6 @@ from urllib.parse import quote
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 from temporalio.common import (
-    SearchAttributePair,
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
@@ -22,12 +21,13 @@ from api.errors import Conflict, ErrorItem, Invalid, loc_str
 from api.schemas import TAGS_MAX_BYTES, tags_size
 from api.services import registry
 from settings import Settings
-from workflows import search_attributes as sa
-from workflows.compiler import compile_template
-from workflows.io import WORKFLOW_TYPE, CompiledTemplate, RunInput
-from workflows.json_schemas import SchemaUnusable
-from workflows.json_schemas import errors as schema_errors
-from workflows.model import Template
+from workflows.engine import search_attributes as sa
+from workflows.engine.io import WORKFLOW_TYPE, RunInput
+from workflows.kinds.subflow import subflows as subflow_targets
+from workflows.language.compiler import CompiledTemplate, compile_template
+from workflows.language.json_schemas import SchemaUnusable
+from workflows.language.json_schemas import errors as schema_errors
+from workflows.language.model import Template
 
 
 def ui_url(settings: Settings, namespace: str, run_id: str) -> str:
@@ -64,20 +64,28 @@ def check_input(schema: dict[str, Any] | None, data: Any, where: str = "input") 
 
 
 async def pin_subflows(
-    session: AsyncSession, body: dict[str, Any]
+    session: AsyncSession, template: Template, limit: int = 200
 ) -> tuple[dict[str, CompiledTemplate], dict[str, int]]:
     """Every template reachable through `subflow` steps, compiled and pinned now."""
-    closure = await registry.load_closure(session, body)
     subflows: dict[str, CompiledTemplate] = {}
     pins: dict[str, int] = {}
-    for (name, version), row in closure.rows.items():
+    seen: set[tuple[str, int | None]] = set()
+    todo = [(s.template, s.version) for s in subflow_targets(template)]
+    while todo and len(seen) < limit:
+        name, version = todo.pop()
+        if (name, version) in seen:
+            continue
+        seen.add((name, version))
+        row = await registry.find(session, name, version)
+        if row is None:
+            continue  # saved before its target was deleted: the step fails when it runs
         if version is None:
             pins[name] = row.version
         key = f"{row.name}@{row.version}"
         if key not in subflows:
-            template = closure.template(name, version)
-            assert template is not None
-            subflows[key] = compile_template(template, row.version)
+            child = registry.parsed(session, row)
+            subflows[key] = compile_template(child, row.version)
+            todo.extend((s.template, s.version) for s in subflow_targets(child))
     return subflows, pins
 
 
@@ -85,14 +93,14 @@ async def pin_subflows(
 CLIENT_STATUSES = (RPCStatusCode.INVALID_ARGUMENT, RPCStatusCode.OUT_OF_RANGE)
 
 
-def check_tags(tags: dict[str, str]) -> list[str]:
+def check_tags(tags: dict[str, str]) -> None:
+    """Tags must fit `RunTags` (size) and the visibility query syntax (no quotes...)."""
     size = tags_size(tags)
     if size > TAGS_MAX_BYTES:
         raise Invalid(
             f"tags are too long together: {size} bytes, at most {TAGS_MAX_BYTES}",
             [ErrorItem(loc="tags", msg="too long")],
         )
-    out = []
     for key, value in tags.items():
         if not key or ":" in key or any(c in key + value for c in "'\"\\\n\r\t"):
             raise Invalid(
@@ -100,8 +108,6 @@ def check_tags(tags: dict[str, str]) -> list[str]:
                 "backslashes or control characters",
                 [ErrorItem(loc=f"tags.{key}", msg="invalid tag")],
             )
-        out.append(f"{key}:{value}")
-    return out
 
 
 async def prepare(
@@ -114,9 +120,9 @@ async def prepare(
 ) -> RunInput:
     """The workflow input of a new run: 404 unknown template, 422 input not matching."""
     row = await registry.get(session, template, version)
-    parsed = Template.model_validate(row.body)
+    parsed = registry.parsed(session, row)
     check_input(parsed.input_schema, data)
-    subflows, pins = await pin_subflows(session, row.body)
+    subflows, pins = await pin_subflows(session, parsed)
     return RunInput(
         plan=compile_template(parsed, row.version),
         input=data,
@@ -128,16 +134,8 @@ async def prepare(
 
 
 def search_attributes(run: RunInput) -> TypedSearchAttributes:
-    pairs: list[SearchAttributePair[Any]] = [
-        SearchAttributePair(sa.TEMPLATE_NAME, run.plan.name),
-        SearchAttributePair(sa.TEMPLATE_VERSION, run.plan.version),
-        SearchAttributePair(sa.RUN_STATE, "running"),
-    ]
-    if run.started_by:
-        pairs.append(SearchAttributePair(sa.STARTED_BY, run.started_by))
-    if run.tags:
-        pairs.append(SearchAttributePair(sa.RUN_TAGS, check_tags(run.tags)))
-    return TypedSearchAttributes(pairs)
+    check_tags(run.tags)
+    return sa.start_attributes(run.plan.name, run.plan.version, run.started_by, run.tags)
 
 
 def new_run_id(template: str) -> str:

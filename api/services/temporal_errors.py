@@ -26,18 +26,16 @@ from api.errors import (
     Unavailable,
     loc_str,
 )
+from workflows.engine.approvals.errors import ApprovalError
 
 #: ApplicationError types raised by the workflow's update validators
 UPDATE_ERRORS: dict[str, type[RelayflowError]] = {
-    "NotAssignee": Forbidden,
-    "NotAllowed": Forbidden,
-    "NotAwaitingDecision": Conflict,
-    "AlreadyVoted": Conflict,
-    "OutcomeNotAllowed": Conflict,
-    "RunClosed": Conflict,
-    "InvalidForm": Invalid,
-    "InvalidAssignees": Invalid,
-    "InvalidReassign": Invalid,
+    ApprovalError.NOT_ASSIGNEE: Forbidden,
+    ApprovalError.NOT_AWAITING: Conflict,
+    ApprovalError.ALREADY_VOTED: Conflict,
+    ApprovalError.OUTCOME_NOT_ALLOWED: Conflict,
+    ApprovalError.INVALID_FORM: Invalid,
+    ApprovalError.INVALID_REASSIGN: Invalid,
 }
 
 

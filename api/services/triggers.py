@@ -19,7 +19,14 @@ from api.errors import Conflict, ErrorItem, Invalid, NotFound, RelayflowError, U
 from api.models import Delivery, Trigger
 from api.services import registry, starting
 from settings import Settings
-from workflows.expressions import TRIGGER_NAMES, ExpressionError, check, embedded, evaluate, render
+from workflows.language.expressions import (
+    TRIGGER_NAMES,
+    ExpressionError,
+    check,
+    embedded,
+    evaluate,
+    render,
+)
 
 SIGNATURE_HEADERS = ("x-signature-256", "x-hub-signature-256")
 DELIVERY_HEADERS = ("x-delivery-id", "x-github-delivery")

@@ -19,7 +19,7 @@ from settings import get_settings
 from tests.activities.workflow import Call, CallAction
 from tests.helpers.http_receiver import HttpReceiver
 from tests.helpers.temporal import new_worker
-from workflows.io import ActionRequest
+from workflows.engine.io import ActionRequest
 
 # -- HTTP receiver ---------------------------------------------------------------------
 

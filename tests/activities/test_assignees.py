@@ -18,7 +18,7 @@ from temporalio.worker import Worker
 
 from activities.assignees import ResolveRequest, open_load, resolve_assignees
 from settings import get_settings
-from workflows.search_attributes import ASSIGNEES
+from workflows.engine.search_attributes import ASSIGNEES
 
 DIRECTORY = {
     "users": [

@@ -12,7 +12,7 @@ from temporalio.worker import Worker
 
 from activities.registry import _load_entry_point, action_models, all_activities, get_action
 from tests.activities.conftest import run
-from workflows.validate import validate_template
+from tests.helpers.language import validate_template
 
 
 def test_entry_points_are_discovered() -> None:

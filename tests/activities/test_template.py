@@ -8,16 +8,16 @@ import pytest
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.registry import action_models, all_activities
+from activities.registry import all_activities
 from tests.activities.conftest import Mailbox, unique_path
 from tests.helpers.http_receiver import HttpReceiver, Reply
 
-interpreter = pytest.importorskip("workflows.interpreter")
+interpreter = pytest.importorskip("workflows.engine.workflow")
 
-from workflows.attempts import AttemptInterceptor  # noqa: E402
-from workflows.compiler import compile_template  # noqa: E402
-from workflows.io import RunInput  # noqa: E402
-from workflows.validate import validate_template  # noqa: E402
+from tests.helpers.language import validate_template  # noqa: E402
+from workflows.engine.attempts import AttemptInterceptor  # noqa: E402
+from workflows.engine.io import RunInput  # noqa: E402
+from workflows.language.compiler import compile_template  # noqa: E402
 
 
 def template(url: str) -> dict:
@@ -56,7 +56,7 @@ def template(url: str) -> dict:
 def test_unknown_with_fields_are_rejected_at_save() -> None:
     doc = template("http://example.test/x")
     doc["steps"][0]["with"]["jsn"] = {}
-    result = validate_template(doc, actions=action_models())
+    result = validate_template(doc)
     assert not result.ok
     assert any("jsn" in f.msg or "jsn" in f.loc for f in result.findings), result.findings
 
@@ -71,7 +71,7 @@ async def test_template_run(
     monkeypatch.setenv("E2E_TOKEN", "e2e-token-value")
     url = receiver.script(path := unique_path(), Reply(502, "down"), Reply(200, {"who": "Ada"}))
     doc = template(url)
-    assert validate_template(doc, actions=action_models()).ok
+    assert validate_template(doc).ok
     plan = compile_template(validate_template(doc).template, 1)  # type: ignore[arg-type]
     run_id = f"e2e-{uuid.uuid4().hex[:8]}"
     async with Worker(

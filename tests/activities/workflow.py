@@ -15,7 +15,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.io import ActionRequest
+    from workflows.engine.io import ActionRequest
 
 
 class Call(BaseModel):

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-import workflows.loader
-import workflows.validate
+import workflows.language.loader
+import workflows.language.validate
 from api import schemas
 from api.schemas import TAG_KEY_MAX, TAG_VALUE_MAX
 from api.services import registry, starting
@@ -72,8 +72,8 @@ async def test_parsing_and_validation_run_off_the_event_loop(
 ) -> None:
     threads: list[str] = []
     for module, attr in (
-        (workflows.loader, "load_document"),
-        (workflows.validate, "validate_template"),
+        (workflows.language.loader, "load_document"),
+        (workflows.language.validate, "validate_template"),
     ):
         real = getattr(module, attr)
 
@@ -82,7 +82,10 @@ async def test_parsing_and_validation_run_off_the_event_loop(
             return _real(*args, **kwargs)
 
         monkeypatch.setattr(module, attr, spy)
-    monkeypatch.setattr(registry, "load_document", workflows.loader.load_document)
+    monkeypatch.setattr(registry, "load_document", workflows.language.loader.load_document)
+    monkeypatch.setattr(
+        registry, "validate_template", workflows.language.validate.validate_template
+    )
     r = await api.post(
         "/templates/validate", json=simple_template(unique("thread")), headers=auth("dana")
     )

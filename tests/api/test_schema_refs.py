@@ -61,7 +61,7 @@ async def test_local_refs_are_fine(api: httpx.AsyncClient) -> None:
 @pytest.fixture
 def unchecked_refs(monkeypatch: pytest.MonkeyPatch) -> None:
     """Save-time `$ref` checks off: templates as saved before they existed."""
-    import workflows._validate_rules as rules
+    import workflows.language.checker as rules
 
     real = rules.schema_problems
     monkeypatch.setattr(rules, "schema_problems", lambda s: [p for p in real(s) if "$ref" not in p])

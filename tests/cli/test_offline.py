@@ -80,7 +80,7 @@ def test_subflow_to_a_sibling_file_resolves_offline(tmp_path: Path) -> None:
 
 
 def test_graph_prints_mermaid() -> None:
-    pytest.importorskip("workflows.graph")
+    pytest.importorskip("workflows.language.graph")
     r = runner.invoke(app, ["graph", str(ROOT / "templates" / "purchase-order.yaml")])
     assert r.exit_code == 0, r.output
     assert r.stdout.lstrip().startswith(("flowchart", "graph"))

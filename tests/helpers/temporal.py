@@ -15,7 +15,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from workflows import search_attributes as sa
+from workflows.engine import search_attributes as sa
 
 
 def binary(name: str) -> str:

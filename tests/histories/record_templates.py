@@ -38,7 +38,7 @@ BODY = {  # every request gets this one JSON reply: it has each field some templ
 
 
 async def _decide_open_tasks(client: Client, run_id: str, done: asyncio.Event) -> None:
-    from workflows.interpreter import TemplateWorkflow
+    from workflows.engine.workflow import TemplateWorkflow
 
     decided: set[str] = set()
     while not done.is_set():
@@ -67,11 +67,11 @@ async def record(client: Client, names: list[str], base: str) -> None:
     from temporalio.worker import Worker
 
     import worker as relayflow_worker
-    from workflows.compiler import compile_template
-    from workflows.interpreter import TemplateWorkflow
-    from workflows.io import RunInput
-    from workflows.loader import load_document
-    from workflows.model import Template
+    from workflows.engine.io import RunInput
+    from workflows.engine.workflow import TemplateWorkflow
+    from workflows.language.compiler import compile_template
+    from workflows.language.loader import load_document
+    from workflows.language.model import Template
 
     async with Worker(
         client,

@@ -18,8 +18,8 @@ from activities.webhook import webhook
 from tests.helpers.directory import use_directory
 from tests.helpers.http_receiver import HttpReceiver, Reply
 from tests.workflows.interp_support import TEST_ACTIVITIES, worker
-from workflows.interpreter import TemplateWorkflow
-from workflows.io import DecideInput, ReassignInput, RunStatus, StepStatus
+from workflows.engine.io import DecideInput, ReassignInput, RunStatus, StepStatus
+from workflows.engine.workflow import TemplateWorkflow
 
 APPROVAL_ACTIVITIES = [resolve_assignees, notify_task, webhook]
 

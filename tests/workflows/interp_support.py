@@ -12,11 +12,11 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
-from workflows.attempts import AttemptInterceptor
-from workflows.compiler import compile_template
-from workflows.interpreter import TemplateWorkflow
-from workflows.io import ActionRequest, CompiledTemplate, RunInput
-from workflows.model import Template
+from workflows.engine.attempts import AttemptInterceptor
+from workflows.engine.io import ActionRequest, RunInput
+from workflows.engine.workflow import TemplateWorkflow
+from workflows.language.compiler import CompiledTemplate, compile_template
+from workflows.language.model import Template
 
 CALLS: Counter[str] = Counter()  # idempotency key -> calls
 GATES: dict[str, asyncio.Event] = {}  # name -> event an `block` action waits for

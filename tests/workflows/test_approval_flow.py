@@ -29,8 +29,8 @@ from tests.workflows.approval_support import (
     waiting,
 )
 from tests.workflows.interp_support import act, start
-from workflows.io import DecideInput
-from workflows.search_attributes import ASSIGNEES
+from workflows.engine.io import DecideInput
+from workflows.engine.search_attributes import ASSIGNEES
 
 pytestmark = pytest.mark.usefixtures("directory")
 

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from temporalio.exceptions import ApplicationError
 
-from workflows.approval_io import Resolved
-from workflows.approvals import ApprovalBook, ApprovalTask, form_errors
-from workflows.io import DecideInput
+from workflows.engine.approvals.book import ApprovalBook, ApprovalTask, form_errors
+from workflows.engine.approvals.io import Resolved
+from workflows.engine.io import DecideInput
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

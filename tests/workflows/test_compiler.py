@@ -1,13 +1,13 @@
-"""workflows.compiler and workflows.loader."""
+"""workflows.language.compiler and workflows.language.loader."""
 
 from __future__ import annotations
 
 import pytest
 
-from workflows.compiler import compile_template, topo_order
-from workflows.io import CompiledTemplate
-from workflows.loader import TemplateSyntaxError, load_document
-from workflows.model import Retry, Step, Template
+from workflows.kinds.action import ActionStep as Step
+from workflows.language.compiler import CompiledTemplate, compile_template, topo_order
+from workflows.language.loader import TemplateSyntaxError, load_document
+from workflows.language.model import Retry, Template
 
 
 def _t(steps: list[dict]) -> Template:

@@ -1,4 +1,4 @@
-"""workflows.expressions: CEL evaluation, interpolation, static checks."""
+"""workflows.language.expressions: CEL evaluation, interpolation, static checks."""
 
 from __future__ import annotations
 
@@ -6,8 +6,15 @@ from datetime import UTC, datetime
 
 import pytest
 
-from workflows import expressions as ex
-from workflows.expressions import ExpressionError, check, embedded, evaluate, render, step_refs
+from workflows.language import expressions as ex
+from workflows.language.expressions import (
+    ExpressionError,
+    check,
+    embedded,
+    evaluate,
+    render,
+    step_refs,
+)
 
 SCOPE = {
     "input": {
@@ -129,7 +136,7 @@ def test_builtin_iteration_budget_becomes_expression_error() -> None:
 
 
 def test_scope_conversion_of_tuples_and_models() -> None:
-    from workflows.model import Retry
+    from workflows.language.model import Retry
 
     assert evaluate("input.t[1]", {"input": {"t": (1, 2)}}) == 2
     assert evaluate("input.r.max_attempts", {"input": {"r": Retry()}}) == 3
@@ -224,7 +231,7 @@ def test_trigger_names() -> None:
 from temporalio import workflow  # noqa: E402
 
 with workflow.unsafe.imports_passed_through():
-    from workflows import expressions as sandboxed  # noqa: E402
+    from workflows.language import expressions as sandboxed  # noqa: E402
 
 
 @workflow.defn(sandboxed=True)

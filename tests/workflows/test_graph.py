@@ -1,9 +1,9 @@
-"""workflows.graph: Mermaid shapes, subgraphs, edge labels and escaping."""
+"""workflows.language.graph: Mermaid shapes, subgraphs, edge labels and escaping."""
 
 from __future__ import annotations
 
-from workflows.graph import escape, graph_document, to_mermaid
-from workflows.model import Template
+from workflows.language.graph import escape, graph_document, to_mermaid
+from workflows.language.model import Template
 
 
 def _t(*steps: dict) -> Template:

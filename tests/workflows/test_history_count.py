@@ -11,8 +11,8 @@ from temporalio import workflow
 from temporalio.client import Client
 
 from tests.workflows.interp_support import noop, plan, worker
-from workflows.interpreter import TemplateWorkflow
-from workflows.io import ActionRequest, RunInput
+from workflows.engine.io import ActionRequest, RunInput
+from workflows.engine.workflow import TemplateWorkflow
 
 
 @workflow.defn(name="HandWritten")

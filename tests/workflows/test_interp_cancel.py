@@ -9,7 +9,7 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import CancelledError
 
 from tests.workflows.interp_support import ACTIVE, GATES, act, plan, start, worker
-from workflows.interpreter import TemplateWorkflow
+from workflows.engine.workflow import TemplateWorkflow
 
 
 async def _wait_active(name: str, n: int = 1) -> None:

@@ -11,8 +11,8 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
 from tests.workflows.interp_support import ACTIVE, CALLS, GATES, PEAK, act, run, start, worker
-from workflows import search_attributes as sa
-from workflows.interpreter import TemplateWorkflow
+from workflows.engine import search_attributes as sa
+from workflows.engine.workflow import TemplateWorkflow
 
 
 async def test_linear_actions_outputs_and_scope(client: Client) -> None:

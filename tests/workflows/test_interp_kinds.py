@@ -9,8 +9,8 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 
 from tests.workflows.interp_support import GATES, PEAK, act, plan, run, start, worker
-from workflows import search_attributes as sa
-from workflows.interpreter import TemplateWorkflow
+from workflows.engine import search_attributes as sa
+from workflows.engine.workflow import TemplateWorkflow
 
 
 def w(**kw: object) -> dict[str, object]:

@@ -16,8 +16,8 @@ from typing import Any
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 
 from tests.workflows.interp_support import ACTIVE, CALLS, GATES, act, start, worker
-from workflows.interpreter import TemplateWorkflow
-from workflows.io import RunStatus
+from workflows.engine.io import RunStatus
+from workflows.engine.workflow import TemplateWorkflow
 
 
 async def until(h: WorkflowHandle[Any, Any], check: Any) -> RunStatus:

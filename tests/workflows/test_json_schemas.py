@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from workflows.json_schemas import SchemaUnusable, errors, schema_problems
+from workflows.language.json_schemas import SchemaUnusable, errors, schema_problems
 
 
 @pytest.mark.parametrize(

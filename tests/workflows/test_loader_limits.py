@@ -6,7 +6,12 @@ import time
 
 import pytest
 
-from workflows.loader import MAX_ALIASES, MAX_DOCUMENT_BYTES, TemplateSyntaxError, load_document
+from workflows.language.loader import (
+    MAX_ALIASES,
+    MAX_DOCUMENT_BYTES,
+    TemplateSyntaxError,
+    load_document,
+)
 
 
 def laughs(levels: int = 9) -> str:

@@ -12,8 +12,8 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 
 from tests.workflows.interp_support import act, start, worker
-from workflows.continuation import STEPS_PER_ACTIVATION
-from workflows.interpreter import TemplateWorkflow
+from workflows.engine.continuation import STEPS_PER_ACTIVATION
+from workflows.engine.workflow import TemplateWorkflow
 
 FULL = os.environ.get("RELAYFLOW_FULL_LONG_RUNS") == "1"
 

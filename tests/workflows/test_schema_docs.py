@@ -4,41 +4,47 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
 import jsonschema
 import pytest
 from pydantic import BaseModel
 
-from workflows import model
-from workflows.loader import load_document
-from workflows.validate import template_json_schema
+from workflows.kinds import KINDS
+from workflows.language import kinds, model
+from workflows.language.loader import load_document
+from workflows.language.validate import template_json_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 
 
 def _models() -> list[type[BaseModel]]:
+    """The language's own models and every kind module's models."""
+    modules = [model, *(sys.modules[k.model.__module__] for k in KINDS)]
     return [
         obj
-        for obj in vars(model).values()
+        for mod in modules
+        for obj in vars(mod).values()
         if isinstance(obj, type)
         and issubclass(obj, BaseModel)
-        and obj.__module__ == model.__name__
+        and obj.__module__ == mod.__name__
         and not obj.__name__.startswith("_")
     ]
 
 
 def test_schema_file_in_sync() -> None:
-    """Regenerate with: .venv/bin/python -m workflows.validate --schema > docs/template.schema.json"""
+    """Regenerate: .venv/bin/python -m workflows.language.validate --schema > docs/template.schema.json"""
     on_disk = json.loads((DOCS / "template.schema.json").read_text())
     assert on_disk == template_json_schema()
 
 
 def test_schema_accepts_the_library_and_uses_aliases() -> None:
     schema = template_json_schema()
-    step = schema["$defs"]["Step"]["properties"]
-    assert "with" in step and "set" in step and "with_" not in step
+    action = schema["$defs"]["ActionStep"]["properties"]
+    assert "with" in action and "with_" not in action
+    assert "set" in schema["$defs"]["SetStep"]["properties"]
     validator = jsonschema.Draft202012Validator(schema)
     for path in sorted((ROOT / "templates").glob("*.yaml")):
         validator.validate(load_document(path.read_text()))
@@ -56,14 +62,14 @@ def test_every_model_field_is_documented(cls: type[BaseModel]) -> None:
 
 def test_every_kind_and_run_if_documented() -> None:
     text = (DOCS / "templates.md").read_text()
-    for kind in model.STEP_KINDS:
+    for kind in kinds.keys():
         assert f"### `{kind}`" in text, kind
     for value in ("all_succeeded", "none_failed", "any_succeeded", "all_done"):
         assert f"`{value}`" in text
 
 
 def test_expression_doc_mentions_every_scope_name() -> None:
-    from workflows.expressions import SCOPE_NAMES, TRIGGER_NAMES
+    from workflows.language.expressions import SCOPE_NAMES, TRIGGER_NAMES
 
     text = (DOCS / "expressions.md").read_text()
     for name in SCOPE_NAMES | TRIGGER_NAMES:
@@ -72,8 +78,7 @@ def test_expression_doc_mentions_every_scope_name() -> None:
 
 def test_reference_examples_parse() -> None:
     """The full example validates; every step snippet at least parses as steps."""
-    from workflows.model import Step
-    from workflows.validate import validate_template
+    from tests.helpers.language import validate_template
 
     text = (DOCS / "templates.md").read_text()
     blocks = re.findall(r"```yaml\n(.*?)```", text, flags=re.S)
@@ -82,8 +87,8 @@ def test_reference_examples_parse() -> None:
     snippets = [b for b in blocks if b.lstrip().startswith("- id:")]
     assert len(snippets) >= 9
     for block in snippets:
-        for raw in load_document(f"steps:\n{_indent(block)}")["steps"]:
-            Step.model_validate(raw)
+        steps = load_document(f"steps:\n{_indent(block)}")["steps"]
+        model.Template.model_validate({"name": "snippet", "steps": steps})
 
 
 def _indent(block: str) -> str:

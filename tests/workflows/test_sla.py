@@ -26,8 +26,8 @@ from tests.workflows.approval_support import (
     waiting,
 )
 from tests.workflows.interp_support import start
-from workflows.interpreter import TemplateWorkflow
-from workflows.search_attributes import ASSIGNEES
+from workflows.engine.search_attributes import ASSIGNEES
+from workflows.engine.workflow import TemplateWorkflow
 
 pytestmark = pytest.mark.usefixtures("directory")
 

@@ -12,12 +12,12 @@ import pytest
 
 from tests.helpers.directory import use_directory
 from tests.helpers.http_receiver import HttpReceiver, Reply, Request
-from workflows.compiler import compile_template
-from workflows.expressions import evaluate
-from workflows.graph import to_mermaid
-from workflows.io import RunStatus
-from workflows.loader import load_document
-from workflows.validate import validate_template
+from tests.helpers.language import validate_template
+from workflows.engine.io import RunStatus
+from workflows.language.compiler import compile_template
+from workflows.language.expressions import evaluate
+from workflows.language.graph import to_mermaid
+from workflows.language.loader import load_document
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = sorted((ROOT / "templates").glob("*.yaml"))
@@ -76,13 +76,13 @@ def test_top_level_conditions_evaluate_on_sample_input(path: Path) -> None:
 
 @pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.stem)
 def test_graph_doc_in_sync(path: Path) -> None:
-    """docs/graphs/<name>.md holds the current Mermaid (regenerate: python -m workflows.graph)."""
+    """docs/graphs/<name>.md holds the current Mermaid (regenerate: python -m workflows.language.graph)."""
     result = validate_template(_load(path))
     assert result.template is not None
     graph_doc = ROOT / "docs" / "graphs" / f"{path.stem}.md"
-    assert graph_doc.exists(), "run: python -m workflows.graph --write"
+    assert graph_doc.exists(), "run: python -m workflows.language.graph --write"
     assert f"```mermaid\n{to_mermaid(result.template)}```" in graph_doc.read_text(), (
-        "docs/graphs out of date; run: .venv/bin/python -m workflows.graph --write"
+        "docs/graphs out of date; run: .venv/bin/python -m workflows.language.graph --write"
     )
 
 
@@ -173,7 +173,7 @@ async def _run(client, receiver, name: str, decisions, data_patch=None):  # type
     from activities.registry import all_activities
     from activities.task_notify import notify_task
     from tests.helpers.temporal import new_worker
-    from workflows.io import DecideInput, RunInput, StepStatus
+    from workflows.engine.io import DecideInput, RunInput, StepStatus
 
     result = validate_template(_load(ROOT / "templates" / f"{name}.yaml"))
     assert result.template is not None

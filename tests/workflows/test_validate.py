@@ -1,4 +1,4 @@
-"""workflows.validate: valid templates pass, rules that need Python to express, API shape."""
+"""workflows.language.validate: valid templates pass, rules that need Python to express, API shape."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ConfigDict
 
-from workflows.loader import load_document
-from workflows.model import Template
-from workflows.validate import Finding, main, validate_template
+from tests.helpers.language import validate_template
+from workflows.language.loader import load_document
+from workflows.language.model import Template
+from workflows.language.validate import Finding, main
 
 SPEC_EXAMPLE = """
 name: purchase-order
@@ -261,18 +262,12 @@ def test_wait_until_accepts_bare_or_interpolated() -> None:
         assert _v(_steps({"id": "w", "wait": {"until": until}})) == []
 
 
-def test_cli_schema_and_files(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    """`python -m workflows.language.validate --schema`; files are `relayflow validate`'s."""
     assert main(["--schema"]) == 0
     schema = json.loads(capsys.readouterr().out)
     assert schema["title"] == "Template"
-    good = tmp_path / "good.yaml"
-    good.write_text(SPEC_EXAMPLE)
-    bad = tmp_path / "bad.json"
-    bad.write_text('{"name": "t", "steps": [{"id": "a", "action": "nope"}]}')
-    assert main([str(good)]) == 0
-    assert main([str(good), str(bad)]) == 1
-    out = capsys.readouterr().out
-    assert "bad.json: steps[0].action: unknown action 'nope'" in out
+    assert main(["some.yaml"]) == 2
 
 
 def test_subflow_input_checked_against_child_schema() -> None:

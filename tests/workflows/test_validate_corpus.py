@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from workflows.loader import load_document
-from workflows.validate import validate_template
+from tests.helpers.language import validate_template
+from workflows.language.loader import load_document
 
 CORPUS = sorted((Path(__file__).parent / "invalid").glob("*.yaml"))
 

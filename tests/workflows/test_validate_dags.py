@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workflows.compiler import compile_template
-from workflows.validate import validate_template
+from tests.helpers.language import validate_template
+from workflows.language.compiler import compile_template
 
 
 @st.composite

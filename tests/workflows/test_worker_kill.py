@@ -18,8 +18,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from tests.helpers.http_receiver import HttpReceiver, Reply
 from tests.workflows.interp_support import plan
-from workflows.interpreter import TemplateWorkflow
-from workflows.io import RunInput
+from workflows.engine.io import RunInput
+from workflows.engine.workflow import TemplateWorkflow
 
 ROOT = Path(__file__).resolve().parents[2]
 STEPS = 6

@@ -1,0 +1,22 @@
+"""Why the workflow refuses a decision or a reassignment: the `ApplicationError` types its
+update validators raise (nothing is written to history) and the API maps to 403/409/422."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, NoReturn
+
+from temporalio.exceptions import ApplicationError
+
+
+class ApprovalError(StrEnum):
+    NOT_ASSIGNEE = "NotAssignee"
+    NOT_AWAITING = "NotAwaitingDecision"
+    ALREADY_VOTED = "AlreadyVoted"
+    OUTCOME_NOT_ALLOWED = "OutcomeNotAllowed"
+    INVALID_FORM = "InvalidForm"
+    INVALID_REASSIGN = "InvalidReassign"
+
+
+def refuse(kind: ApprovalError, message: str, *details: Any) -> NoReturn:
+    raise ApplicationError(message, *details, type=kind.value, non_retryable=True)

@@ -1,0 +1,102 @@
+"""The waiting side of an approval step: open the task, wait for the quorum, close it.
+
+`run` resolves the assignees (activity), opens the task (step state `waiting`),
+publishes `Assignees`, notifies (in the background) and waits for the quorum, the
+approval `timeout` or an SLA `decide`. It returns the step output `{decision,
+decisions, ...}`; the step succeeds with any outcome, except that `on_timeout:
+fail` (the default when `timeout` is set without `on_timeout`) fails it. After a
+continue-as-new the open task is found in the book and the wait resumes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Protocol
+
+from temporalio import workflow
+
+from workflows.engine.approvals.book import ApprovalTask
+from workflows.engine.approvals.state import (
+    ApprovalState,
+    detail,
+    notify,
+    resolve,
+    state_of,
+)
+from workflows.engine.context import StepContext, StepFailure
+from workflows.language.durations import parse_duration
+from workflows.language.model import Assignees
+
+
+class ApprovalSpec(Protocol):
+    """What the step needs of an `approval:` block (workflows/kinds/approval.py)."""
+
+    assignees: Assignees
+    quorum: int | Literal["all"]
+    outcomes: list[str]
+    form: dict[str, Any] | None
+    timeout: str | None
+    on_timeout: str | None
+
+
+async def run(ctx: StepContext, spec: ApprovalSpec) -> dict[str, Any]:
+    state = state_of(ctx.rt)
+    task = state.book.get(ctx.address)
+    if task is None or task.decision is not None:  # a fresh task (else resumed after CAN)
+        resolved = await resolve(state, ctx.address, spec.assignees)
+        now = workflow.now()
+        due = now + parse_duration(spec.timeout) if spec.timeout else None
+        task = state.book.open(
+            ctx.address,
+            outcomes=spec.outcomes,
+            quorum=spec.quorum,
+            form=spec.form,
+            resolved=resolved,
+            now=now,
+            due_at=due,
+        )
+        notify(state, task, "opened")
+    ctx.set_detail(detail(task))
+    ctx.rt.set_state(ctx.address, "waiting", output=task.output())
+    state.publish()
+    try:
+        await _await_decision(task, spec.timeout, spec.on_timeout)
+    except GeneratorExit:  # evicted from the worker cache: not an end of the step
+        raise
+    except BaseException:  # cancelled: the task closes with the step
+        _close(state, ctx.address)
+        raise
+    _close(state, ctx.address)
+    ctx.status.output = task.output()
+    if task.decision is None:  # timed out with `on_timeout: fail`
+        raise StepFailure(f"approval timed out after {spec.timeout} without a decision")
+    ctx.status.decision = task.decision
+    notify(state, task, "decided", task.votes[-1].actor if task.votes else task.decided_by)
+    return task.output()
+
+
+def _close(state: ApprovalState, address: str) -> None:
+    state.book.remove(address)
+    state.publish()
+
+
+async def _await_decision(task: ApprovalTask, timeout: str | None, on_timeout: str | None) -> None:
+    if task.due_at is None:
+        await workflow.wait_condition(lambda: task.decision is not None)
+        return
+    left = task.due_at - workflow.now()
+    try:
+        if left.total_seconds() <= 0:
+            raise TimeoutError
+        await workflow.wait_condition(
+            lambda: task.decision is not None,
+            timeout=left,
+            timeout_summary=f"{task.step}: approval timeout ({timeout})",
+        )
+    except TimeoutError:
+        if task.decision is not None:
+            return
+        outcome = on_timeout or "fail"
+        if outcome == "fail":
+            task.decided_by = "timeout"  # decision stays None: the step fails
+        else:
+            task.close(outcome, "timeout", workflow.now())

@@ -1,0 +1,104 @@
+"""Shared contracts between the API, the workflow and the activities (SPEC §3, §5).
+
+One input model per workflow / activity / signal / update, so fields can be added
+compatibly. Everything here is plain pydantic: it crosses the Temporal data converter.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from workflows.language.compiler import CompiledTemplate
+from workflows.language.model import contains_template
+
+WORKFLOW_TYPE = "TemplateWorkflow"
+
+
+@contains_template
+class RunInput(BaseModel):
+    """Input of `TemplateWorkflow`. The workflow id is the run id."""
+
+    plan: CompiledTemplate
+    input: dict[str, Any] = Field(default_factory=dict)
+    # every template a `subflow` step reaches, pinned at start; key "name@version"
+    subflows: dict[str, CompiledTemplate] = Field(default_factory=dict)
+    # subflow steps without a `version` resolve through this: name -> pinned version
+    subflow_versions: dict[str, int] = Field(default_factory=dict)
+    started_by: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+    # interpreter-owned state carried across continue-as-new (opaque to callers)
+    carry: dict[str, Any] | None = None
+
+
+class DecideInput(BaseModel):
+    """Payload of the `decide` signal and the `decide` update."""
+
+    step: str
+    outcome: str
+    actor: str
+    comment: str | None = None
+    data: dict[str, Any] | None = None
+    # set by the API when the actor decides as `admin` (recorded on the decision)
+    as_admin: bool = False
+
+
+class ReassignInput(BaseModel):
+    """Payload of the `reassign` update (API) / signal."""
+
+    step: str
+    actor: str
+    users: list[str] = Field(default_factory=list)
+    roles: list[str] = Field(default_factory=list)
+
+
+class ActionRequest(BaseModel):
+    """What the workflow hands to every action activity (SPEC §4).
+
+    `params` is the step's rendered `with:` (secrets still as `secret:NAME`);
+    `idempotency_key` is stable across retries and worker restarts.
+    """
+
+    run_id: str
+    step: str
+    idempotency_key: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    # set by the interpreter: the worker's AttemptInterceptor (workflows.engine.attempts) then
+    # wraps the result with the attempt number; activities themselves ignore it
+    report_attempt: bool = False
+
+
+class StepStatus(BaseModel):
+    state: str = "pending"
+    attempts: int | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    output: Any = None
+    error: str | None = None
+    decision: str | None = None
+    sla_level: str | None = None
+
+
+class PendingTask(BaseModel):
+    step: str
+    assignees: list[str] = Field(default_factory=list)  # "user:<id>" / "role:<name>"
+    outcomes: list[str] = Field(default_factory=list)
+    due_at: datetime | None = None
+
+
+class RunStatus(BaseModel):
+    """The run status document of SPEC §5 (the `status` query and `GET /runs/{id}`)."""
+
+    run_id: str
+    template: str
+    version: int
+    state: str
+    started_at: datetime | None = None
+    closed_at: datetime | None = None
+    steps: dict[str, StepStatus] = Field(default_factory=dict)
+    pending: list[PendingTask] = Field(default_factory=list)
+    output: Any = None
+    error: str | None = None
+    sla_level: str | None = None

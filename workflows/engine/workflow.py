@@ -1,0 +1,125 @@
+"""`TemplateWorkflow`: the one generic workflow that runs any compiled template.
+
+Thin on purpose: the run loop, signals, updates and the query. State and services
+live in `workflows.engine.runtime`, scheduling in `workflows.engine.scheduler`, step
+kinds in `workflows/kinds/` (registered when the `workflows` package is imported).
+See docs/interpreter.md for the semantics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+# Passed through the sandbox (not re-imported per run). Name modules in full
+# (`import a.b.c as c`, `from a.b.c import name`), never `from a.b import c`: the
+# sandbox passes through only the module names it is asked for.
+with workflow.unsafe.imports_passed_through():
+    import workflows.engine.approvals.handlers as handlers
+    import workflows.engine.approvals.state as approval_state
+    import workflows.engine.scheduler as scheduler
+    import workflows.engine.sla as sla
+    from workflows.engine.io import DecideInput, ReassignInput, RunInput, RunStatus, StepStatus
+    from workflows.engine.runtime import Runtime
+    from workflows.language.expressions import ExpressionError, render
+
+
+@workflow.defn(name="TemplateWorkflow")
+class TemplateWorkflow:
+    @workflow.init
+    def __init__(self, inp: RunInput) -> None:
+        # built before any signal/update/query handler can run (signal-with-start too)
+        self.rt = Runtime(inp)
+        sla.install(self.rt)
+        approval_state.install(self.rt)
+
+    @workflow.run
+    async def run(self, inp: RunInput) -> dict[str, Any]:
+        rt = self.rt
+        for start in rt.on_start:
+            start()
+        rt.changed()
+        top = asyncio.create_task(self._run_top(rt))
+        try:
+            await workflow.wait_condition(lambda: top.done() or rt.ready_to_continue())
+        except asyncio.CancelledError:
+            rt.begin_cancel()
+            top.cancel()
+            try:
+                await top
+            except asyncio.CancelledError:
+                pass
+            except ApplicationError as e:  # the run also failed while cleaning up
+                rt.error = rt.error or e.message
+            rt.closed_state, rt.closed_at = "cancelled", workflow.now()
+            await self._close(rt)
+            raise
+        if not top.done():
+            workflow.continue_as_new(inp.model_copy(update={"carry": rt.carry()}))
+        await self._close(rt)
+        return top.result()
+
+    @staticmethod
+    async def _close(rt: Runtime) -> None:
+        for hook in rt.before_close:
+            await hook()
+        await rt.drain()  # let in-flight notifications finish
+        rt.changed()
+
+    async def _run_top(self, rt: Runtime) -> dict[str, Any]:
+        failure = await scheduler.run_dag(rt, rt.top)
+        if failure is not None:
+            address, message = failure
+            rt.error, rt.closed_state, rt.closed_at = message, "failed", workflow.now()
+            raise ApplicationError(message, address, type="StepFailed", non_retryable=True)
+        try:
+            outputs = render(rt.plan.template.outputs, rt.scope(rt.top))
+        except ExpressionError as e:
+            rt.error, rt.closed_state, rt.closed_at = f"outputs: {e}", "failed", workflow.now()
+            raise ApplicationError(rt.error, type="OutputsFailed", non_retryable=True) from None
+        rt.output, rt.closed_state, rt.closed_at = outputs, "completed", workflow.now()
+        return outputs
+
+    # ------------------------------------------------------------------ signals
+
+    @workflow.signal
+    def pause(self) -> None:
+        """Start nothing new until `resume` (running activities finish)."""
+        self.rt.pause()
+
+    @workflow.signal
+    def resume(self) -> None:
+        self.rt.resume()
+
+    # ---- approvals: the `decide` signal ignores and records what the `decide` update's
+    # ---- validator refuses (nothing written to history).
+
+    @workflow.signal(name="decide")
+    def decide_signal(self, d: DecideInput) -> None:
+        handlers.decide_signal(self.rt, d)
+
+    @workflow.update(name="decide")
+    async def decide(self, d: DecideInput) -> StepStatus:
+        return await handlers.decide_update(self.rt, d)
+
+    @decide.validator
+    def validate_decide(self, d: DecideInput) -> None:
+        handlers.validate_decide(self.rt, d)
+
+    @workflow.update
+    async def reassign(self, r: ReassignInput) -> StepStatus:
+        return await handlers.reassign_update(self.rt, r)
+
+    @reassign.validator
+    def validate_reassign(self, r: ReassignInput) -> None:
+        handlers.validate_reassign(self.rt, r)
+
+    # ------------------------------------------------------------------ query
+
+    @workflow.query
+    def status(self) -> RunStatus:
+        """The run status document (SPEC §5)."""
+        return self.rt.status()

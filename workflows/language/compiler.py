@@ -1,0 +1,99 @@
+"""Compile a validated template into the pinned, normalized form the workflow runs.
+
+Compilation is deterministic and cheap: each kind's defaults filled in (`Kind.prepare`,
+so the interpreter never guesses and the history shows the effective policy) and a
+stable topological order. It assumes the validator accepted the template; a cycle
+still raises ValueError rather than looping.
+"""
+
+from __future__ import annotations
+
+import heapq
+from typing import Any
+
+from pydantic import BaseModel, model_validator
+
+from workflows.language import kinds
+from workflows.language.model import STEP_MODELS, StepBase, Template, contains_template, walk
+
+
+@contains_template
+class CompiledTemplate(BaseModel):
+    """A validated template pinned at one version, normalized by `compile_template`.
+
+    `template` has every default filled in (action retry/timeout); `order` is a
+    topological order of the top-level step ids.
+    """
+
+    name: str
+    version: int
+    template: Template
+    order: list[str]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_older_histories(cls, data: Any) -> Any:
+        """Plans recorded before the kind redesign list every field of every kind, unset
+        ones as null (`"approval": null` on an action step): drop those step-level nulls
+        so recorded histories keep replaying. Only step keys are touched, never values
+        inside `with:` and the like."""
+        if isinstance(data, dict) and isinstance(data.get("template"), dict):
+            _drop_null_step_keys(data["template"].get("steps"))
+        return data
+
+
+def _drop_null_step_keys(steps: Any) -> None:
+    if not isinstance(steps, list):
+        return
+    for step in steps:
+        if not isinstance(step, dict):
+            continue
+        for key in [k for k, v in step.items() if v is None]:
+            del step[key]
+        for key in STEP_MODELS:
+            body = step.get(key)
+            if isinstance(body, dict):
+                _drop_null_step_keys(body.get("steps"))
+
+
+def topo_order(steps: list[StepBase]) -> list[str]:
+    """Step ids in dependency order; among ready steps, file order (Kahn + heap).
+
+    Dependencies on ids outside `steps` are ignored (validation reports them).
+    Raises ValueError naming the steps left on a cycle.
+    """
+    position = {s.id: i for i, s in enumerate(steps)}
+    indegree = {s.id: 0 for s in steps}
+    children: dict[str, list[str]] = {s.id: [] for s in steps}
+    for s in steps:
+        for dep in dict.fromkeys(s.depends_on):
+            if dep in position:
+                children[dep].append(s.id)
+                indegree[s.id] += 1
+    ready = [position[sid] for sid, d in indegree.items() if d == 0]
+    heapq.heapify(ready)
+    order: list[str] = []
+    while ready:
+        sid = steps[heapq.heappop(ready)].id
+        order.append(sid)
+        for child in children[sid]:
+            indegree[child] -= 1
+            if indegree[child] == 0:
+                heapq.heappush(ready, position[child])
+    if len(order) != len(steps):
+        done = set(order)
+        stuck = [s.id for s in steps if s.id not in done]
+        raise ValueError(f"dependency cycle among steps: {', '.join(stuck)}")
+    return order
+
+
+def compile_template(template: Template, version: int) -> CompiledTemplate:
+    """Deep-copy `template` with every kind's defaults and `order` = topological order."""
+    copy = template.model_copy(deep=True)
+    for step in walk(copy.steps):
+        prepare = kinds.kind_of(step).prepare
+        if prepare is not None:
+            prepare(step)
+    return CompiledTemplate(
+        name=copy.name, version=version, template=copy, order=topo_order(copy.steps)
+    )
