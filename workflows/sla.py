@@ -114,10 +114,13 @@ async def _fire(
                     task.step,
                 )
     if level.notify is not None:
-        await _notify(level, key, {**scope(), **({"task": snapshot} if snapshot else {})})
+        pinned = state.rt.inp.connection_for(level.notify.with_) if state.rt else None
+        await _notify(level, key, {**scope(), **({"task": snapshot} if snapshot else {})}, pinned)
 
 
-async def _notify(level: SlaLevel, key: str, scope: dict[str, Any]) -> None:
+async def _notify(
+    level: SlaLevel, key: str, scope: dict[str, Any], connection: dict[str, Any] | None = None
+) -> None:
     assert level.notify is not None
     run_id = workflow.info().workflow_id
     where = f"{key}/" if key else ""
@@ -134,6 +137,7 @@ async def _notify(level: SlaLevel, key: str, scope: dict[str, Any]) -> None:
                 step=key,
                 idempotency_key=f"{run_id}/{where}sla/{level.level}",
                 params=params,
+                connection=connection,
             ),
             start_to_close_timeout=NOTIFY_TIMEOUT,
             retry_policy=NOTIFY_RETRY,

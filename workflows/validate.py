@@ -73,8 +73,12 @@ def validate_template(
     *,
     actions: ActionModels | None = None,
     resolve_template: Resolver | None = None,
+    connection_exists: Callable[[str], bool] | None = None,
 ) -> ValidationResult:
-    """Every problem in a template document (or model); never raises."""
+    """Every problem in a template document (or model); never raises.
+
+    `connection_exists` decides whether a `connection:` name is known (None: not checked).
+    """
     findings: list[Finding] = []
 
     def add(loc: str, msg: str) -> None:
@@ -101,14 +105,11 @@ def validate_template(
         checked = template or partial
         if checked is not None:
             from workflows._validate_rules import check_template
+            from workflows._validate_secrets import check_trust
 
-            check_template(
-                checked,
-                actions if actions is not None else default_actions(),
-                resolve_template,
-                add,
-                complete=template is not None,
-            )
+            models = actions if actions is not None else default_actions()
+            check_template(checked, models, resolve_template, add, complete=template is not None)
+            check_trust(checked, models, connection_exists, add)
     except Exception as e:  # never a traceback for the user
         log.exception("validator crashed")
         add("", f"internal error while validating: {type(e).__name__}: {e}")

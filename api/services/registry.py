@@ -110,12 +110,19 @@ def findings_error(findings: Sequence[Any], what: str = "template") -> Invalid:
 
 async def validate(session: AsyncSession, doc: dict[str, Any]) -> Template:
     """The parsed template, or `Invalid` with every finding."""
+    from api.services.connections import names as connection_names
     from workflows.validate import validate_template
 
     closure = await load_closure(session, doc)
+    known = await connection_names(session)
     try:  # CPU-bound (a big template takes a while): keep the event loop free
         result = await anyio.to_thread.run_sync(
-            functools.partial(validate_template, doc, resolve_template=closure.template)
+            functools.partial(
+                validate_template,
+                doc,
+                resolve_template=closure.template,
+                connection_exists=known.__contains__,
+            )
         )
     except ValidationError as e:  # defensive: the validator reports, it should not raise
         items = [ErrorItem(loc=loc_str(x["loc"]), msg=x["msg"]) for x in e.errors()]

@@ -124,7 +124,24 @@ async def prepare(
         subflow_versions=pins,
         started_by=started_by,
         tags=dict(tags or {}),
+        connections=await pin_connections(session, [parsed, *(s.template for s in subflows.values())]),
     )
+
+
+async def pin_connections(
+    session: AsyncSession, templates: list[Template]
+) -> dict[str, dict[str, Any]]:
+    """The non-secret part of every connection the templates use, as stored now (SPEC §8)."""
+    from api.services import connections
+    from workflows._validate_secrets import connection_refs
+    from workflows.validate import default_actions
+
+    actions = default_actions()
+    refs: dict[str, str] = {}
+    for t in templates:
+        for name, loc in connection_refs(t, actions).items():
+            refs.setdefault(name, loc if t is templates[0] else f"{t.name}: {loc}")
+    return await connections.pin(session, refs)
 
 
 def search_attributes(run: RunInput) -> TypedSearchAttributes:

@@ -66,6 +66,7 @@ async def run(ctx: StepContext) -> Any:
         step=ctx.address,
         idempotency_key=f"{rt.run_id}/{ctx.address}",
         params=params,
+        connection=rt.inp.connection_for(step.with_),
         report_attempt=True,
     )
     with rt.in_flight():
