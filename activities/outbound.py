@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from http.cookiejar import CookieJar, DefaultCookiePolicy
@@ -33,7 +34,14 @@ from typing import Any
 import httpcore
 import httpx
 
-from activities.egress import EgressPolicy, EgressRefused, Endpoint, policy_from, url_host_port
+from activities.egress import (
+    EgressPolicy,
+    EgressRefused,
+    Endpoint,
+    parse_ip,
+    policy_from,
+    url_host_port,
+)
 from settings import get_settings
 
 USER_AGENT = "relayflow"
@@ -80,7 +88,12 @@ class PolicyBackend(httpcore.AsyncNetworkBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         try:
-            addresses = await asyncio.wait_for(_resolver(host, port), timeout)
+            literal = parse_ip(host)
+            addresses = (
+                [str(literal)]
+                if literal is not None
+                else await asyncio.wait_for(_resolver(host, port), timeout)
+            )
         except (OSError, TimeoutError) as exc:
             raise httpcore.ConnectError(f"cannot resolve {host!r}: {exc}") from None
         if not addresses:
@@ -114,8 +127,11 @@ class PolicyBackend(httpcore.AsyncNetworkBackend):
 class _PolicyPool(httpx.AsyncHTTPTransport):
     """httpx's transport (request/response mapping, error mapping) over a `PolicyBackend`."""
 
-    def __init__(self, policy: EgressPolicy, limits: httpx.Limits) -> None:
-        super().__init__(limits=limits, trust_env=True)  # trust_env: SSL_CERT_* only
+    def __init__(
+        self, policy: EgressPolicy, limits: httpx.Limits, verify: ssl.SSLContext | bool = True
+    ) -> None:
+        # trust_env here only means SSL_CERT_FILE/SSL_CERT_DIR (proxies are the client's)
+        super().__init__(limits=limits, trust_env=True, verify=verify)
         ssl_context = self._pool._ssl_context
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=ssl_context,
@@ -133,8 +149,11 @@ class EgressTransport(httpx.AsyncBaseTransport):
     request's ``relayflow_egress_allow`` extension (kept across redirects by httpx).
     """
 
-    def __init__(self, limits: httpx.Limits | None = None) -> None:
+    def __init__(
+        self, limits: httpx.Limits | None = None, verify: ssl.SSLContext | bool = True
+    ) -> None:
         self._limits = limits or httpx.Limits(max_connections=200, max_keepalive_connections=50)
+        self._verify = verify
         self._pools: dict[EgressPolicy, _PolicyPool] = {}
 
     def _pool_for(self, request: httpx.Request) -> _PolicyPool:
@@ -144,7 +163,7 @@ class EgressTransport(httpx.AsyncBaseTransport):
             policy = policy.with_extra(*extra)
         pool = self._pools.get(policy)
         if pool is None:
-            pool = self._pools[policy] = _PolicyPool(policy, self._limits)
+            pool = self._pools[policy] = _PolicyPool(policy, self._limits, self._verify)
         return pool
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -156,10 +175,14 @@ class EgressTransport(httpx.AsyncBaseTransport):
             await pool.aclose()
 
 
-def new_client() -> httpx.AsyncClient:
-    """A client with the egress transport (what `client()` shares; the API's checks use one)."""
+def new_client(verify: ssl.SSLContext | bool = True) -> httpx.AsyncClient:
+    """A client with the egress transport (`client()` is the shared one).
+
+    ``verify``: an `ssl.SSLContext` trusting a private CA (default: the system's store,
+    or ``SSL_CERT_FILE``/``SSL_CERT_DIR``).
+    """
     return httpx.AsyncClient(
-        transport=EgressTransport(),
+        transport=EgressTransport(verify=verify),
         trust_env=False,
         follow_redirects=True,
         headers={"User-Agent": USER_AGENT},
