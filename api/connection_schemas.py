@@ -13,8 +13,8 @@ from activities.connections import (
     Connection,
     HeaderName,
     HealthCheck,
-    default_expect,
     check_base_url,
+    default_expect,
 )
 from api.models import ConnectionRow
 
