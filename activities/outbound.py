@@ -24,6 +24,7 @@ Cookies are never kept between calls (the client is shared by every run).
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import ssl
 from collections.abc import Awaitable, Callable, Iterable, Iterator
@@ -42,9 +43,12 @@ from activities.egress import (
     policy_from,
     url_host_port,
 )
+from activities.secrets import RedactingFilter
 from settings import get_settings
 
 USER_AGENT = "relayflow"
+# httpx logs every request's URL at INFO: a `slack.url` secret must not reach the logs
+logging.getLogger("httpx").addFilter(RedactingFilter())
 #: request extension carrying the extra endpoints a call may reach (a connection's base_url)
 ALLOW_EXTENSION = "relayflow_egress_allow"
 

@@ -42,6 +42,7 @@ from activities.connections import ResolvedConnection
 from activities.connections import resolve as resolve_connection
 from activities.errors import InvalidParams, NotConfigured, to_application_error
 from activities.secrets import (
+    current_secrets,
     redact,
     redacted_error,
     redaction_set,
@@ -168,11 +169,15 @@ def action(name: str, params: type[P]) -> Callable[[ActionFn], Callable[..., Any
                     _secrets=secrets,
                     connection=connection,
                 )
-                async with _Heartbeat():
-                    if is_async:
-                        result = await fn(parsed, ctx)
-                    else:
-                        result = await asyncio.to_thread(fn, parsed, ctx)
+                token = current_secrets.set(secrets)
+                try:
+                    async with _Heartbeat():
+                        if is_async:
+                            result = await fn(parsed, ctx)
+                        else:
+                            result = await asyncio.to_thread(fn, parsed, ctx)
+                finally:
+                    current_secrets.reset(token)
                 return redact(_jsonable(name, result), secrets)
             except Exception as exc:  # every failure is classified here
                 err = to_application_error(exc)

@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 import re
 from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, quote_plus
@@ -40,6 +42,8 @@ NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _SECRET = re.compile(rf"^secret:({NAME})$")
 #: encoded forms shorter than this are not redacted (too likely to hit innocent text)
 _MIN_ENCODED = 6
+#: the redaction set of the action running in this task (for library log records)
+current_secrets: ContextVar[tuple[str, ...]] = ContextVar("relayflow_secrets", default=())
 
 
 def secret_field(default: Any = ..., **kwargs: Any) -> Any:
@@ -186,3 +190,16 @@ def redacted_error(err: Any, secrets: tuple[str, ...]) -> Any:
         next_retry_delay=err.next_retry_delay,
         category=err.category,
     )
+
+
+class RedactingFilter(logging.Filter):
+    """Masks the running action's secrets in other libraries' records (httpx logs URLs)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        secrets = current_secrets.get()
+        if secrets:
+            text = record.getMessage()
+            masked = redact(text, secrets)
+            if masked != text:
+                record.msg, record.args = masked, ()
+        return True
