@@ -29,7 +29,7 @@ Name = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=100)]
 
 
 @router.post(
-    "", status_code=status.HTTP_201_CREATED, responses=error_responses(401, 403, 409, 413, 422)
+    "", status_code=status.HTTP_201_CREATED, responses=error_responses(400, 401, 403, 409, 413, 422)
 )
 async def create_connection(
     body: ConnectionIn, session: SessionDep, user: CurrentUser
@@ -51,7 +51,7 @@ async def get_connection(name: Name, session: SessionDep, _: CurrentUser) -> Con
     return out(await connections.get(session, name))
 
 
-@router.put("/{name}", responses=error_responses(401, 403, 404, 413, 422))
+@router.put("/{name}", responses=error_responses(400, 401, 403, 404, 413, 422))
 async def replace_connection(
     name: Name, body: ConnectionUpdate, session: SessionDep, user: CurrentUser
 ) -> ConnectionOut:
@@ -61,7 +61,7 @@ async def replace_connection(
 
 
 @router.delete(
-    "/{name}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(401, 403, 404)
+    "/{name}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(401, 403, 404, 422)
 )
 async def delete_connection(name: Name, session: SessionDep, user: CurrentUser) -> Response:
     """Delete a connection (admin). New runs of templates using it are refused (422)."""
