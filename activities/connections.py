@@ -24,9 +24,10 @@ from typing import Annotated, Any, Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from activities import outbound
 from activities.egress import EgressRefused, url_host_port
 from activities.errors import ActionError, InvalidParams, SecretNotFound
-from activities.secrets import NAME, read_secret
+from activities.secrets import NAME, read_secret, redact, redaction_set
 from workflows.durations import DurationError, parse_duration
 
 CONNECTION_NAME = r"^[a-z0-9][a-z0-9_-]*$"
@@ -115,6 +116,11 @@ class HealthCheck(_Strict):
         except DurationError as exc:
             raise ValueError(str(exc)) from None
         return v
+
+    @field_validator("expect", mode="before")
+    @classmethod
+    def _listify(cls, v: object) -> object:
+        return [v] if isinstance(v, int | str) else v  # `expect: 2xx` or `expect: 204`
 
     @field_validator("expect")
     @classmethod
@@ -237,9 +243,6 @@ async def check_health(
     Secrets the checking process cannot read are left out (see `resolve`); every
     secret that was used is removed from the error text.
     """
-    from activities import outbound
-    from activities.secrets import redact, redaction_set
-
     started = time.monotonic()
     resolved: ResolvedConnection | None = None
     error: str | None = None

@@ -35,9 +35,11 @@ from importlib.metadata import EntryPoint, entry_points
 from types import ModuleType
 from typing import Any, TypeVar
 
+import httpx
 from pydantic import BaseModel, ValidationError
 from temporalio import activity
 
+from activities import outbound
 from activities.connections import ResolvedConnection
 from activities.connections import resolve as resolve_connection
 from activities.errors import InvalidParams, NotConfigured, to_application_error
@@ -96,10 +98,8 @@ class ActionContext:
         return _RedactingLogger(activity.logger, self._secrets)
 
     @property
-    def http(self) -> Any:
+    def http(self) -> httpx.AsyncClient:
         """The shared outbound `httpx.AsyncClient`: the egress policy applies to every call."""
-        from activities import outbound
-
         return outbound.client()
 
     def redact(self, value: Any) -> Any:

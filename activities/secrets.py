@@ -61,12 +61,12 @@ Secret = Annotated[str, Field(json_schema_extra={SECRET_FLAG: True})]
 
 
 def secret_fields(model: type[BaseModel]) -> frozenset[str]:
-    """Names of the top-level fields of ``model`` declared secret."""
+    """Keys (aliases where set) of the top-level fields of ``model`` declared secret."""
     found = set()
     for name, info in model.model_fields.items():
         extra = info.json_schema_extra
         if isinstance(extra, Mapping) and extra.get(SECRET_FLAG):
-            found.add(name)
+            found.add(info.alias or name)  # `with:` keys are what the template writes
     return frozenset(found)
 
 

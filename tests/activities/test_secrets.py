@@ -143,6 +143,29 @@ def test_declared_secret_fields_accept_secrets_and_plain_values() -> None:
     ]
 
 
+def test_custom_actions_declare_secret_fields_as_data() -> None:
+    from pydantic import BaseModel, ConfigDict, Field
+
+    from activities.secrets import Secret, secret_field
+    from activities.secrets import secret_fields as runtime_fields
+    from workflows._validate_secrets import secret_fields as savetime_fields
+
+    class Params(BaseModel):
+        model_config = ConfigDict(extra="forbid", populate_by_name=True)
+        token: Secret
+        key: str | None = secret_field(None, alias="api-key")
+        note: str = Field("", json_schema_extra={"title": "not secret"})
+
+    assert runtime_fields(Params) == savetime_fields(Params) == {"token", "api-key"}
+    props = Params.model_json_schema()["properties"]
+    assert props["token"]["x-relayflow-secret"] is True  # visible to API clients too
+    assert "x-relayflow-secret" not in props["note"]
+    doc = {"name": "c", "steps": [{"id": "a", "action": "custom", "with": {
+        "token": "secret:T", "api-key": "secret:K", "note": "secret:N"}}]}
+    result = validate_template(doc, actions={"custom": Params})
+    assert [(f.loc, f.msg) for f in result.findings] == [("steps[0].with.note", NOT_HERE)]
+
+
 def test_connection_rules_at_save() -> None:
     doc = {
         "name": "conns",

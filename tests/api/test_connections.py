@@ -107,7 +107,8 @@ async def test_health_ok_and_failing_against_a_real_receiver(api: httpx.AsyncCli
     rx.script("/up", Reply(204))
     rx.script("/down", Reply(503, "maintenance"))
     ok, down, dead = unique("up"), unique("down"), unique("dead")
-    assert (await create(api, {"name": ok, "base_url": rx.url, "health": {"path": "/up"}})).status_code == 201
+    body = {"name": ok, "base_url": rx.url, "health": {"path": "/up", "expect": 204}}
+    assert (await create(api, body)).status_code == 201
     assert (await create(api, {"name": down, "base_url": rx.url, "health": {"path": "/down"}})).status_code == 201
     with HttpReceiver() as gone:
         closed = gone.url  # a port nobody listens on any more
@@ -268,3 +269,38 @@ async def test_a_run_pins_the_connection_at_start(api: httpx.AsyncClient, rx: Ht
     r = await api.post("/runs", json={"template": template, "input": {"n": 3}}, headers=auth("eve"))
     assert r.status_code == 422
     assert r.json()["errors"][0]["loc"] == "steps[0].with.connection"
+
+
+async def test_subflows_and_sla_notifications_use_pinned_connections(
+    api: httpx.AsyncClient, rx: HttpReceiver
+) -> None:
+    """A child run gets the connections its template names; an SLA level can notify
+    through one too (the pinned connection travels with every action call)."""
+    conn, child, parent = unique("notify"), unique("child"), unique("parent")
+    assert (await create(api, {"name": conn, "base_url": rx.url})).status_code == 201
+    await save(api, {
+        "name": child,
+        "steps": [{"id": "ping", "action": "webhook",
+                   "with": {"connection": conn, "path": "/from-child", "json": {"x": 1}}}],
+    })
+    await save(api, {
+        "name": parent,
+        "steps": [
+            {"id": "sub", "subflow": {"template": child}},
+            {"id": "approve", "depends_on": ["sub"],
+             "approval": {"assignees": {"roles": ["manager"]}},
+             "sla": [{"after": "1s", "level": "nudge", "notify": {
+                 "action": "http",
+                 "with": {"method": "POST", "connection": conn, "path": "/nudge",
+                          "json": {"run": "${{ run.id }}"}}}}]},
+        ],
+    })
+    r = await api.post("/runs", json={"template": parent, "input": {}}, headers=auth("eve"))
+    assert r.status_code == 201, r.text
+    run_id = r.json()["run_id"]
+    try:
+        assert await eventually(lambda: _hits(rx, "/from-child", 1), timeout=20)
+        assert await eventually(lambda: _hits(rx, "/nudge", 1), timeout=20)
+        assert rx.at("/nudge")[0].json == {"run": run_id}
+    finally:
+        await api.post(f"/runs/{run_id}/cancel", headers=auth("eve"))
