@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DATA_DIR = Path(__file__).resolve().parent / ".data"
@@ -37,6 +37,13 @@ class Settings(BaseSettings):
     temporal_tls_key: str | None = None
     temporal_tls_ca: str | None = None
     temporal_tls_server_name: str | None = None
+    # SPEC §8: secrets, egress policy, Temporal's HTTP API (never reachable by actions)
+    #: directory of secret files (`SECRETS_DIR/<NAME>`, e.g. Docker/Kubernetes secrets)
+    secrets_dir: str | None = None
+    #: extra destinations actions may reach: comma-separated host, host:port, CIDR or `*`
+    egress_allow: str = ""
+    #: Temporal's HTTP API; default: TEMPORAL_ADDRESS's host with its port + 10
+    temporal_http_address: str | None = None
 
     @field_validator("webhook_secrets", mode="before")
     @classmethod
@@ -45,6 +52,13 @@ class Settings(BaseSettings):
             return json.loads(v) if v.strip() else {}
         return v
 
+    @model_validator(mode="after")
+    def _default_http_address(self) -> Settings:
+        if not self.temporal_http_address:
+            host, _, port = self.temporal_address.rpartition(":")
+            if port.isdigit():
+                self.temporal_http_address = f"{host}:{int(port) + 10}"
+        return self
 
     def temporal_tls(self) -> Any:
         """`tls=` for `Client.connect`: a TLSConfig when any TEMPORAL_TLS_* file is set, else False."""

@@ -51,6 +51,8 @@ async def connect() -> Client:
 
 async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # httpx logs every request URL at INFO: a `slack.url` secret must not reach the logs
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     s = get_settings()
     client = await connect()
     stop = asyncio.Event()

@@ -4,18 +4,22 @@
 ``{status, headers, body, truncated}``. JSON bodies are decoded; bodies over
 256 KiB are cut and flagged ``truncated: true`` (then returned as text).
 Every request carries ``Idempotency-Key: <key>``, the same on every retry, so a
-receiver that honours it applies a retried POST once. Redirects are followed.
+receiver that honours it applies a retried POST once. Redirects are followed (each
+hop passes the egress policy; through a connection, only within its base_url).
+
+Instead of ``url``, ``connection: NAME`` + ``path`` calls an admin-defined connection
+(SPEC §8): its base_url, headers and credentials, pinned when the run started.
 
 A status outside ``expect`` (default: any 2xx) fails the step: 5xx, 408 and 429
 are retried (honouring ``Retry-After``), other statuses are not. Timeouts and
 connection errors are retried.
 
-All actions of a worker process share one `httpx.AsyncClient` (connection pooling).
+All actions of a worker process share one `httpx.AsyncClient` (`activities.outbound`:
+connection pooling and the egress policy on every connection it opens).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json as jsonlib
 import re
 import warnings
@@ -24,14 +28,15 @@ from typing import Any, Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from activities.errors import from_httpx, http_status_error
+from activities import outbound
+from activities.connections import ResolvedConnection, expected
+from activities.errors import InvalidParams, from_httpx, http_status_error
 from activities.registry import ActionContext, action
 from workflows.language.durations import DurationError, parse_duration
 
 #: responses larger than this are cut and flagged `truncated`
 MAX_BODY_BYTES = 256 * 1024
 DEFAULT_TIMEOUT = 30.0
-USER_AGENT = "relayflow"
 
 Method = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
@@ -44,7 +49,12 @@ with warnings.catch_warnings():
         model_config = ConfigDict(extra="forbid")
 
         method: Method = "GET"
-        url: str
+        #: an absolute URL; or give `connection` (+ `path`) instead
+        url: str | None = None
+        #: a connection NAME (admin-defined: base_url, credentials); exclusive with `url`
+        connection: str | None = None
+        #: with `connection`: joined to its base_url (may carry a query)
+        path: str | None = None
         headers: dict[str, str] = Field(default_factory=dict)
         #: query parameters (added to those already in `url`)
         params: dict[str, str | int | float | bool | list[str | int | float | bool]] = Field(
@@ -66,8 +76,8 @@ with warnings.catch_warnings():
 
         @field_validator("url")
         @classmethod
-        def _url(cls, v: str) -> str:
-            return _check_url(v)
+        def _url(cls, v: str | None) -> str | None:
+            return _check_url(v) if v is not None else v
 
         @field_validator("expect")
         @classmethod
@@ -93,6 +103,7 @@ with warnings.catch_warnings():
         def _one_body(self) -> HttpParams:
             if "json" in self.model_fields_set and self.body is not None:
                 raise ValueError("give either `json` or `body`, not both")
+            exclusive_target(self.url, self.connection, self.path)
             return self
 
 
@@ -105,30 +116,18 @@ class HttpOutput(BaseModel):
     truncated: bool
 
 
-_client: httpx.AsyncClient | None = None
-_client_loop: asyncio.AbstractEventLoop | None = None
-
-
 def client() -> httpx.AsyncClient:
-    """The worker process's shared client, created on first use (per event loop)."""
-    global _client, _client_loop
-    loop = asyncio.get_running_loop()
-    if _client is None or _client.is_closed or _client_loop is not loop:
-        _client = httpx.AsyncClient(
-            follow_redirects=True,
-            headers={"User-Agent": USER_AGENT},
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
-        )
-        _client_loop = loop
-    return _client
+    """The worker's shared outbound client (`activities.outbound`: egress policy applies)."""
+    return outbound.client()
 
 
 async def aclose() -> None:
     """Close the shared client (on worker shutdown; the next call opens a new one)."""
-    global _client
-    if _client is not None:
-        await _client.aclose()
-        _client = None
+    await outbound.aclose()
+
+
+#: most redirects a call through a connection follows (all within its base_url's origin)
+MAX_REDIRECTS = 20
 
 
 async def send(
@@ -143,13 +142,19 @@ async def send(
     send_json: bool = False,
     expect: list[int | str] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    connection: ResolvedConnection | None = None,
 ) -> HttpOutput:
     """Send one request with the shared client; raise a classified error unless expected.
 
     Used by `http`, `slack` and `webhook`. ``Idempotency-Key`` is set unless the
-    caller's ``headers`` already carry one.
+    caller's ``headers`` already carry one. With a ``connection``, ``url`` is expected
+    to be under its base_url: its headers and auth override ``headers``, the egress
+    policy lets the call reach base_url, and redirects are followed only while they
+    stay on base_url's origin (the credentials are never sent elsewhere).
     """
     hdrs = {k: v for k, v in (headers or {}).items()}
+    if connection is not None:
+        hdrs = connection.merge_headers(hdrs)
     if not any(k.lower() == "idempotency-key" for k in hdrs):
         hdrs["Idempotency-Key"] = idempotency_key
     if params:  # merged with any query already in the URL (httpx would replace it)
@@ -159,11 +164,33 @@ async def send(
         request_kwargs["json"] = json
     elif content is not None:
         request_kwargs["content"] = content
+    http = client()
     try:
-        async with client().stream(
-            method, url, timeout=httpx.Timeout(timeout), **request_kwargs
-        ) as resp:
+        request = http.build_request(
+            method,
+            url,
+            timeout=httpx.Timeout(timeout),
+            extensions=outbound.allow(connection.spec.base_url) if connection else None,
+            **request_kwargs,
+        )
+        resp = await http.send(request, stream=True, follow_redirects=connection is None)
+        try:
+            hops = 0
+            while connection is not None and resp.is_redirect and resp.next_request is not None:
+                nxt = resp.next_request
+                if not connection.same_origin(nxt.url):
+                    raise InvalidParams(
+                        f"{method} {url} -> {resp.status_code}: a redirect away from connection "
+                        f"{connection.name!r}'s base_url is not followed"
+                    )
+                hops += 1
+                if hops > MAX_REDIRECTS:
+                    raise InvalidParams(f"{method} {url}: more than {MAX_REDIRECTS} redirects")
+                await resp.aclose()
+                resp = await http.send(nxt, stream=True, follow_redirects=False)
             raw, truncated = await _read_capped(resp)
+        finally:
+            await resp.aclose()
     except httpx.HTTPError as exc:
         raise from_httpx(exc, method, url) from None
     out = HttpOutput(
@@ -172,11 +199,28 @@ async def send(
         body=_decode(raw, resp, truncated),
         truncated=truncated,
     )
-    if not _expected(resp.status_code, expect):
+    if not expected(resp.status_code, expect):
         raise http_status_error(
             method, url, resp.status_code, resp.reason_phrase, out.headers, out.body
         )
     return out
+
+
+def exclusive_target(url: str | None, connection: str | None, path: str | None) -> None:
+    """`url` and `connection` are exclusive; `path` goes with `connection` (save and run time)."""
+    if url is not None and connection is not None:
+        raise ValueError("give either `url` or `connection` (+ `path`), not both")
+    if path is not None and connection is None:
+        raise ValueError("`path` needs `connection` (with `url`, put the path in the URL)")
+
+
+def target(url: str | None, path: str | None, ctx: ActionContext) -> str:
+    """The URL a call goes to: the step's connection's base_url + `path`, or `url`."""
+    if ctx.connection is not None:
+        return ctx.connection.url_for(path)
+    if not url:
+        raise InvalidParams("give `url` or `connection` (+ `path`)")
+    return url
 
 
 @action("http", HttpParams)
@@ -185,7 +229,7 @@ async def http(params: HttpParams, ctx: ActionContext) -> HttpOutput:
     timeout = parse_duration(params.timeout).total_seconds() if params.timeout else DEFAULT_TIMEOUT
     return await send(
         params.method,
-        params.url,
+        target(params.url, params.path, ctx),
         idempotency_key=ctx.idempotency_key,
         headers=params.headers,
         params=params.params,
@@ -194,6 +238,7 @@ async def http(params: HttpParams, ctx: ActionContext) -> HttpOutput:
         send_json="json" in params.model_fields_set,
         expect=params.expect,
         timeout=timeout,
+        connection=ctx.connection,
     )
 
 
@@ -227,18 +272,3 @@ def _decode(raw: bytes, resp: httpx.Response, truncated: bool) -> Any:
         except ValueError:
             return text
     return text
-
-
-def _expected(status: int, expect: list[int | str] | None) -> bool:
-    if not expect:
-        return 200 <= status < 300
-    for item in expect:
-        if isinstance(item, int) and item == status:
-            return True
-        if isinstance(item, str):
-            item = item.lower()
-            if item.endswith("xx") and status // 100 == int(item[0]):
-                return True
-            if item.isdigit() and int(item) == status:
-                return True
-    return False

@@ -5,8 +5,10 @@ and registered with the `action` decorator under the name templates use in
 ``action: NAME``. The decorator returns a Temporal activity of that name that
 takes the workflow's `ActionRequest` and, around ``fn``:
 
-- resolves ``secret:NAME`` strings in ``req.params`` from the worker's environment
-  (never from history), and redacts their values from the output and errors;
+- resolves ``secret:NAME`` in the fields the params model declares secret
+  (`activities.secrets`: ``RELAYFLOW_SECRET_<NAME>`` / ``SECRETS_DIR/<NAME>``, never
+  from history) and the pinned connection's credentials (`activities.connections`),
+  and redacts those values — also encoded — from the output, errors and log lines;
 - validates the params into ``P`` (a mistake is a non-retryable error naming the field);
 - heartbeats every few seconds, so a workflow's heartbeat timeout detects a dead
   worker and cancellation reaches the running action;
@@ -33,12 +35,23 @@ from importlib.metadata import EntryPoint, entry_points
 from types import ModuleType
 from typing import Any, TypeVar
 
+import httpx
 from pydantic import BaseModel, ValidationError
 from temporalio import activity
 
-from activities.errors import InvalidParams, to_application_error
-from activities.secrets import redact, redacted_error, resolve_secrets
+from activities import outbound
+from activities.connections import ResolvedConnection
+from activities.connections import resolve as resolve_connection
+from activities.errors import InvalidParams, NotConfigured, to_application_error
+from activities.secrets import (
+    current_secrets,
+    redact,
+    redacted_error,
+    redaction_set,
+    resolve_secret_fields,
+)
 from workflows.engine.io import ActionRequest
+from workflows.language.trust import secret_fields
 
 log = logging.getLogger("relayflow.actions")
 
@@ -76,15 +89,37 @@ class ActionContext:
     #: 1 on the first try
     attempt: int
     _secrets: tuple[str, ...] = field(default=(), repr=False)
+    #: the step's `connection:` (pinned at run start, its secret read now), if any
+    connection: ResolvedConnection | None = field(default=None, repr=False)
 
     @property
-    def logger(self) -> logging.LoggerAdapter[logging.Logger]:
-        """Temporal's activity logger (adds run/activity ids to every record)."""
-        return activity.logger
+    def logger(self) -> logging.LoggerAdapter[Any]:
+        """Temporal's activity logger (adds run/activity ids), masking resolved secrets."""
+        return _RedactingLogger(activity.logger, self._secrets)
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The shared outbound `httpx.AsyncClient`: the egress policy applies to every call."""
+        return outbound.client()
 
     def redact(self, value: Any) -> Any:
         """`value` with every resolved secret replaced by ``***`` (strings, lists, dicts)."""
         return redact(value, self._secrets)
+
+
+class _RedactingLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """Formats each record eagerly and masks resolved secrets (plain and encoded)."""
+
+    def __init__(self, inner: logging.LoggerAdapter[Any], secrets: tuple[str, ...]) -> None:
+        super().__init__(inner.logger, inner.extra)
+        self._inner, self._secrets = inner, secrets
+
+    def log(self, level: int, msg: Any, *args: Any, **kwargs: Any) -> None:
+        if not self._inner.isEnabledFor(level):
+            return
+        text = str(msg) % args if args else str(msg)
+        kwargs.setdefault("stacklevel", 2)
+        self._inner.log(level, "%s", redact(text, self._secrets), **kwargs)
 
 
 @dataclass(frozen=True)
@@ -115,12 +150,16 @@ def action(name: str, params: type[P]) -> Callable[[ActionFn], Callable[..., Any
 
     def decorate(fn: ActionFn) -> Callable[..., Any]:
         is_async = inspect.iscoroutinefunction(fn)
+        declared = secret_fields(params)
 
         async def run(req: ActionRequest) -> dict[str, Any]:
             secrets: tuple[str, ...] = ()
             try:
-                resolved, found = resolve_secrets(req.params)
-                secrets = tuple(sorted(found, key=len, reverse=True))
+                resolved, found = resolve_secret_fields(req.params, declared)
+                connection = _connection(req)
+                if connection is not None:
+                    found |= connection.secrets
+                secrets = redaction_set(found)
                 parsed = _validate(name, params, resolved)
                 ctx = ActionContext(
                     run_id=req.run_id,
@@ -128,12 +167,17 @@ def action(name: str, params: type[P]) -> Callable[[ActionFn], Callable[..., Any
                     idempotency_key=req.idempotency_key,
                     attempt=activity.info().attempt,
                     _secrets=secrets,
+                    connection=connection,
                 )
-                async with _Heartbeat():
-                    if is_async:
-                        result = await fn(parsed, ctx)
-                    else:
-                        result = await asyncio.to_thread(fn, parsed, ctx)
+                token = current_secrets.set(secrets)
+                try:
+                    async with _Heartbeat():
+                        if is_async:
+                            result = await fn(parsed, ctx)
+                        else:
+                            result = await asyncio.to_thread(fn, parsed, ctx)
+                finally:
+                    current_secrets.reset(token)
                 return redact(_jsonable(name, result), secrets)
             except Exception as exc:  # every failure is classified here
                 err = to_application_error(exc)
@@ -238,6 +282,19 @@ def _load_entry_point(ep: EntryPoint) -> None:
 
 
 # -- what happens around every call ---------------------------------------------------
+
+
+def _connection(req: ActionRequest) -> ResolvedConnection | None:
+    """The pinned connection of the call with its secret read now; None without one."""
+    wanted = req.params.get("connection")
+    if req.connection is not None:
+        return resolve_connection(req.connection)
+    if isinstance(wanted, str) and wanted:
+        raise NotConfigured(
+            f"connection {wanted!r} was not pinned when the run started; "
+            "start a new run (connections are pinned at start)"
+        )
+    return None
 
 
 def _validate(name: str, model: type[P], params: dict[str, Any]) -> P:

@@ -1,7 +1,8 @@
 """The `slack` action: post a message to a Slack incoming webhook (SPEC §4).
 
 ``with: {url, text, blocks}`` → ``{status, body}`` (Slack answers ``ok``). Write the
-webhook URL as ``secret:NAME``: it is a credential. At least one of ``text`` and
+webhook URL as ``secret:NAME``: it is a credential (``url`` is declared secret, so a
+``secret:`` there is resolved on the worker; a plain URL works too). At least one of ``text`` and
 ``blocks`` is required; with ``blocks``, ``text`` is the notification fallback.
 Failures are classified like `http` (Slack's 4xx such as ``invalid_payload`` or
 ``no_service`` are not retried; 429 honours ``Retry-After``).
@@ -15,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from activities.http import _check_url, send
 from activities.registry import ActionContext, action
+from activities.secrets import secret_field
 
 
 class SlackParams(BaseModel):
@@ -22,7 +24,8 @@ class SlackParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    url: str
+    #: the incoming-webhook URL: write it as `secret:NAME`
+    url: str = secret_field()
     text: str | None = None
     blocks: list[dict[str, Any]] | None = None
 

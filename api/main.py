@@ -5,6 +5,8 @@ Run it with `uvicorn --factory api.main:create_app` (or `python -m api.main`).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,7 +20,7 @@ from api.auth import DirectoryCache
 from api.db import make_engine, migrate, sessionmaker
 from api.errors import install_handlers
 from api.limits import BodySizeLimit
-from api.routes import health, hooks, inbox, runs, schedules, templates, triggers
+from api.routes import connections, health, hooks, inbox, runs, schedules, templates, triggers
 from settings import Settings, get_settings
 
 log = logging.getLogger("relayflow.api")
@@ -46,9 +48,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             tls=settings.temporal_tls(),
             lazy=True,
         )
+    # connection health checks (SPEC §8): a background task of every replica
+    from api.services.connections import HealthScheduler
+
+    checks = asyncio.create_task(HealthScheduler(app.state.sessionmaker).run())
     try:
         yield
     finally:
+        checks.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await checks
         await engine.dispose()
 
 
@@ -61,7 +70,7 @@ def create_app(
     app.state.temporal = temporal_client
     install_handlers(app)
     app.add_middleware(BodySizeLimit)
-    for module in (health, templates, runs, inbox, schedules, triggers, hooks):
+    for module in (health, templates, runs, inbox, schedules, triggers, hooks, connections):
         app.include_router(module.router)
     return app
 

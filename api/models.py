@@ -78,3 +78,30 @@ class Delivery(SQLModel, table=True):
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
     )
+
+
+class ConnectionRow(SQLModel, table=True):
+    """An admin-owned connection (SPEC §8): definition (secret NAMES only) and last health."""
+
+    __tablename__ = "connections"
+
+    name: str = Field(primary_key=True, max_length=100)
+    base_url: str = Field(max_length=2000)
+    #: `{type, secret (a NAME), username?, header?}` or null
+    auth: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    headers: dict[str, str] = Field(sa_column=Column(JSON, nullable=False))
+    #: the health-check definition `{path, method, expect, every}`; null = on demand only
+    health: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    health_status: str = Field(default="unknown", max_length=20)
+    #: last check (also the claim of a scheduled check: replicas skip a fresh one)
+    checked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    latency_ms: int | None = Field(default=None)
+    health_error: str | None = Field(default=None)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+    created_by: str | None = Field(default=None, max_length=200)
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+    updated_by: str | None = Field(default=None, max_length=200)

@@ -106,7 +106,10 @@ class DevServer(Proc):
 
 def relayflow_env(address: str, task_queue: str, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
-    env.update(TEMPORAL_ADDRESS=address, TASK_QUEUE=task_queue, PYTHONUNBUFFERED="1", **extra)
+    env.update(TEMPORAL_ADDRESS=address, TASK_QUEUE=task_queue, PYTHONUNBUFFERED="1")
+    # the benchmarks' receivers listen on 127.0.0.1, which the egress policy refuses by default
+    env["EGRESS_ALLOW"] = "127.0.0.1"
+    env.update(extra)
     return env
 
 

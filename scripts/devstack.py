@@ -2,6 +2,12 @@
 
 Data lives in `.data/` (or RELAYFLOW_DATA_DIR), so a second `make run` sees earlier runs.
 Ctrl-C (or SIGTERM) stops all three and waits for them; nothing is left behind.
+
+Trust boundary (SPEC §8): the dev server's HTTP API is pinned to TEMPORAL_HTTP_ADDRESS
+(never reachable by actions, like the frontend, the UI and the API); actions may reach
+only the demo services (`EGRESS_ALLOW=127.0.0.1:8765`, unless EGRESS_ALLOW is already
+set); the demo connections of `deploy/connections.yaml` are created when missing and
+its demo secrets given to the worker (RELAYFLOW_SECRET_<NAME>, unless already set).
 """
 
 from __future__ import annotations
@@ -25,6 +31,19 @@ from workflows.engine.search_attributes import cli_flags  # noqa: E402
 
 log = logging.getLogger("relayflow.devstack")
 BIN = Path(sys.executable).parent
+CONNECTIONS = ROOT / "deploy" / "connections.yaml"
+#: where scripts/demo_services.py listens: the only destination `make run` lets actions reach
+DEMO_SERVICES = "127.0.0.1:8765"
+
+
+def demo_env(env: dict[str, str]) -> None:
+    """EGRESS_ALLOW and the demo secrets, each unless the environment already sets it."""
+    import yaml
+
+    env.setdefault("EGRESS_ALLOW", DEMO_SERVICES)
+    demo = yaml.safe_load(CONNECTIONS.read_text()).get("demo_secrets") or {}
+    for name, value in demo.items():
+        env.setdefault(f"RELAYFLOW_SECRET_{name}", str(value))
 
 
 class Stack:
@@ -87,7 +106,9 @@ def main() -> int:
     env = dict(os.environ)
     env.setdefault("DIRECTORY_FILE", str(ROOT / "deploy" / "directory.yaml"))
     env.setdefault("DATABASE_URL", f"sqlite:///{data / 'relayflow.db'}")
+    demo_env(env)
     host, _, port = s.temporal_address.rpartition(":")
+    http_port = (s.temporal_http_address or "").rpartition(":")[2] or str(int(port) + 10)
     ui_port = urlparse(s.temporal_ui_url).port or 8233
     stack = Stack()
     stopping = False
@@ -104,6 +125,7 @@ def main() -> int:
         stack.start("temporal", [
             str(BIN / "temporal"), "server", "start-dev",
             "--ip", host or "127.0.0.1", "--port", port, "--ui-port", str(ui_port),
+            "--http-port", http_port,
             "--db-filename", str(data / "temporal.db"), "--namespace", s.temporal_namespace,
             "--log-level", "warn", *cli_flags(),
         ], env)
@@ -115,10 +137,12 @@ def main() -> int:
         ], env)
         api = f"http://{s.api_host}:{s.api_port}"
         wait_http(f"{api}/health", stack)
+        subprocess.run([sys.executable, "-m", "api.load_connections", str(CONNECTIONS)], cwd=ROOT, env=env, check=True)
         subprocess.run([sys.executable, "-m", "api.load_templates", "templates"], cwd=ROOT, env=env, check=True)
         log.info("relayflow is up:\n  API docs     %s/docs\n  Temporal UI  %s\n"
-                 "  directory    %s (tokens for curl/CLI)\n  Ctrl-C stops everything",
-                 api, s.temporal_ui_url, env["DIRECTORY_FILE"])
+                 "  directory    %s (tokens for curl/CLI)\n  egress       actions may reach %s "
+                 "(EGRESS_ALLOW) and their connections\n  Ctrl-C stops everything",
+                 api, s.temporal_ui_url, env["DIRECTORY_FILE"], env["EGRESS_ALLOW"])
         while not (problem := stack.failed()):
             time.sleep(0.5)
         log.error("%s; stopping", problem)

@@ -2,13 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from settings import get_settings
 from tests.helpers.temporal import start_dev_server, start_time_skipping
+
+#: the egress policy the suite's in-process workers run with: the local receivers on
+#: 127.0.0.1 only (tests of the policy itself set their own, per test)
+TEST_EGRESS_ALLOW = "127.0.0.1"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def egress_to_local_receivers() -> Iterator[None]:
+    """Actions in tests call receivers on 127.0.0.1, which the default policy refuses."""
+    previous = os.environ.get("EGRESS_ALLOW")
+    os.environ["EGRESS_ALLOW"] = TEST_EGRESS_ALLOW
+    get_settings.cache_clear()
+    yield
+    if previous is None:
+        os.environ.pop("EGRESS_ALLOW", None)
+    else:
+        os.environ["EGRESS_ALLOW"] = previous
+    get_settings.cache_clear()
 
 
 @pytest.fixture(scope="session")

@@ -68,12 +68,13 @@ def wait_ok(url: str, proc: subprocess.Popen[bytes], timeout: float) -> httpx.Re
 
 @pytest.mark.timeout(180)
 def test_run_brings_everything_up_and_stops_clean(tmp_path: Path) -> None:
-    tport, uport, aport = free_port(), free_port(), free_port()
+    tport, uport, aport, hport = free_port(), free_port(), free_port(), free_port()
     env = dict(os.environ)
     env.update(
         RELAYFLOW_DATA_DIR=str(tmp_path),
         TEMPORAL_ADDRESS=f"127.0.0.1:{tport}",
         TEMPORAL_UI_URL=f"http://127.0.0.1:{uport}",
+        TEMPORAL_HTTP_ADDRESS=f"127.0.0.1:{hport}",
         API_PORT=str(aport),
         DATABASE_URL=f"sqlite:///{tmp_path / 'relayflow.db'}",
         TASK_QUEUE=f"devstack-{aport}",

@@ -84,15 +84,21 @@ def findings_error(findings: Sequence[Any], what: str = "template") -> Invalid:
 
 async def validate(session: AsyncSession, doc: dict[str, Any]) -> Template:
     """The parsed template, or `Invalid` with every finding."""
+    from api.services.connections import names as connection_names
 
     def resolve(name: str, version: int | None) -> Template | None:
         # called by the validator in its thread: look the template up on the event loop
         return anyio.from_thread.run(find_template, session, name, version)
 
+    known = await connection_names(session)
     try:  # CPU-bound (a big template takes a while): keep the event loop free
         result = await anyio.to_thread.run_sync(
             functools.partial(
-                validate_template, doc, actions=action_models(), resolve_template=resolve
+                validate_template,
+                doc,
+                actions=action_models(),
+                resolve_template=resolve,
+                connection_exists=known.__contains__,
             )
         )
     except ValidationError as e:  # defensive: the validator reports, it should not raise

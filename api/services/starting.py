@@ -17,12 +17,14 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.registry import action_models
 from api.errors import Conflict, ErrorItem, Invalid, loc_str
 from api.schemas import TAGS_MAX_BYTES, tags_size
 from api.services import registry
 from settings import Settings
 from workflows.engine import search_attributes as sa
 from workflows.engine.io import WORKFLOW_TYPE, RunInput
+from workflows.kinds.action import connections as connection_names
 from workflows.kinds.subflow import subflows as subflow_targets
 from workflows.language.compiler import CompiledTemplate, compile_template
 from workflows.language.json_schemas import SchemaUnusable
@@ -130,7 +132,24 @@ async def prepare(
         subflow_versions=pins,
         started_by=started_by,
         tags=dict(tags or {}),
+        connections=await pin_connections(
+            session, [parsed, *(s.template for s in subflows.values())]
+        ),
     )
+
+
+async def pin_connections(
+    session: AsyncSession, templates: list[Template]
+) -> dict[str, dict[str, Any]]:
+    """The non-secret part of every connection the templates use, as stored now (SPEC §8)."""
+    from api.services import connections
+
+    actions = action_models()
+    refs: dict[str, str] = {}
+    for t in templates:
+        for name, loc in connection_names(t, actions).items():
+            refs.setdefault(name, loc if t is templates[0] else f"{t.name}: {loc}")
+    return await connections.pin(session, refs)
 
 
 def search_attributes(run: RunInput) -> TypedSearchAttributes:

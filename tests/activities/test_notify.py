@@ -22,7 +22,7 @@ from tests.helpers.http_receiver import HttpReceiver, Reply
 async def test_webhook_signature_verifies(
     client: Client, action_worker: Worker, receiver: HttpReceiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("HOOK_KEY", "s3cr3t-hook-key")
+    monkeypatch.setenv("RELAYFLOW_SECRET_HOOK_KEY", "s3cr3t-hook-key")
     url = receiver.script(path := unique_path(), Reply(500, "later"), Reply(202, {"queued": True}))
     payload = {"order": 42, "items": ["a", "é"]}
     out = await run(
@@ -52,7 +52,7 @@ async def test_webhook_without_secret_is_unsigned(receiver: HttpReceiver) -> Non
 
 async def test_slack(receiver: HttpReceiver, monkeypatch: pytest.MonkeyPatch) -> None:
     url = receiver.script(path := unique_path(), Reply(200, "ok"))
-    monkeypatch.setenv("SLACK_URL", url)
+    monkeypatch.setenv("RELAYFLOW_SECRET_SLACK_URL", url)
     blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "*hi*"}}]
     out = await ActivityEnvironment().run(
         slack, request({"url": "secret:SLACK_URL", "text": "hi", "blocks": blocks})
@@ -65,7 +65,7 @@ async def test_slack_rejection_is_not_retried_and_hides_the_url(
     receiver: HttpReceiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url = receiver.script(unique_path(), Reply(400, "invalid_payload"))
-    monkeypatch.setenv("SLACK_URL", url)
+    monkeypatch.setenv("RELAYFLOW_SECRET_SLACK_URL", url)
     with pytest.raises(ApplicationError) as err:
         await ActivityEnvironment().run(slack, request({"url": "secret:SLACK_URL", "text": "x"}))
     assert err.value.non_retryable
@@ -79,7 +79,7 @@ async def test_slack_needs_text_or_blocks() -> None:
 
 
 async def test_log(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TOKEN", "tok-123")
+    monkeypatch.setenv("RELAYFLOW_SECRET_TOKEN", "tok-123")
     with caplog.at_level(logging.DEBUG):
         out = await ActivityEnvironment().run(
             log, request({"message": "hello", "level": "warning"})
@@ -88,6 +88,7 @@ async def test_log(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyP
             log, request({"message": {"b": 1, "a": "secret:TOKEN"}})
         )
     assert out == {"logged": "hello"}
-    assert out2 == {"logged": '{"a": "***", "b": 1}'}
+    # `message` is not a secret field: `secret:TOKEN` stays text (and is refused at save)
+    assert out2 == {"logged": '{"a": "secret:TOKEN", "b": 1}'}
     assert any(r.levelno == logging.WARNING and "hello" in r.getMessage() for r in caplog.records)
     assert "tok-123" not in caplog.text

@@ -14,6 +14,7 @@ from temporalio.worker import Worker
 from activities.errors import ActionError, is_retryable_status, parse_retry_after
 from activities.http import http
 from activities.registry import ActionContext, action, action_models, all_activities
+from activities.secrets import secret_field
 from tests.activities.conftest import request, run, start, unique_path
 from tests.helpers.http_receiver import HttpReceiver, Reply
 
@@ -41,7 +42,7 @@ async def slow(params: SlowParams, ctx: ActionContext) -> dict:
 class EchoParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    value: str
+    value: str = secret_field()
     fail: bool = False
 
 
@@ -59,6 +60,8 @@ def test_builtins_are_registered() -> None:
     assert set(models["http"].model_fields) == {
         "method",
         "url",
+        "connection",
+        "path",
         "headers",
         "params",
         "json",
@@ -83,40 +86,50 @@ def test_action_rejects_bad_definitions() -> None:
         action("ok", dict)  # type: ignore[arg-type]
 
 
-async def test_secrets_are_resolved_and_redacted(
+async def test_secrets_are_resolved_in_declared_fields_and_redacted(
     receiver: HttpReceiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("API_TOKEN", "tok-very-secret")
+    monkeypatch.setenv("RELAYFLOW_SECRET_API_TOKEN", "tok-very-secret")
     url = receiver.script(path := unique_path(), Reply(200))  # echoes the request
-    out = await ActivityEnvironment().run(
-        http, request({"url": url, "headers": {"Authorization": "secret:API_TOKEN"}})
-    )
-    assert receiver.at(path)[0].headers["Authorization"] == "tok-very-secret"
-    assert out["body"]["headers"]["Authorization"] == "***"
+    pinned = {"name": "api", "base_url": url, "auth": {"type": "bearer", "secret": "API_TOKEN"}}
+    req = request({"connection": "api"})
+    req.connection = pinned
+    out = await ActivityEnvironment().run(http, req)
+    assert receiver.at(path)[0].headers["Authorization"] == "Bearer tok-very-secret"
+    assert out["body"]["headers"]["Authorization"] == "Bearer ***"
     assert "tok-very-secret" not in str(out)
 
     url = receiver.script(unique_path(), Reply(403))  # error text quotes the echo
+    req = request({"connection": "api"})
+    req.connection = {**pinned, "base_url": url}
     with pytest.raises(ApplicationError) as err:
-        await ActivityEnvironment().run(
-            http, request({"url": url, "headers": {"Authorization": "secret:API_TOKEN"}})
-        )
+        await ActivityEnvironment().run(http, req)
     assert "403" in err.value.message and "***" in err.value.message
     assert "tok-very-secret" not in str(err.value) + str(err.value.details)
 
-    monkeypatch.setenv("ECHO_VALUE", "hush")
+    # a `secret:` outside a declared secret field is sent as the text it is
+    url = receiver.script(path := unique_path(), Reply(200))
+    await ActivityEnvironment().run(
+        http, request({"url": url, "headers": {"Authorization": "secret:API_TOKEN"}})
+    )
+    assert receiver.at(path)[0].headers["Authorization"] == "secret:API_TOKEN"
+
+    monkeypatch.setenv("RELAYFLOW_SECRET_ECHO_VALUE", "hush")
     with pytest.raises(ApplicationError) as err:
         await ActivityEnvironment().run(echo, request({"value": "secret:ECHO_VALUE", "fail": True}))
     assert err.value.message == "refusing ***"
     assert err.value.__cause__ is None
 
 
-async def test_unknown_secret_is_not_retried() -> None:
+async def test_unknown_secret_is_not_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME_X", "not-a-secret")  # any other variable is not readable
     with pytest.raises(ApplicationError) as err:
-        await ActivityEnvironment().run(
-            http, request({"url": "http://x", "headers": {"A": "secret:NO_SUCH_SECRET_X"}})
-        )
+        await ActivityEnvironment().run(echo, request({"value": "secret:HOME_X"}))
     assert err.value.non_retryable and err.value.type == "SecretNotFound"
-    assert "NO_SUCH_SECRET_X" in err.value.message
+    assert err.value.message == (
+        "secret 'HOME_X' is not defined: set RELAYFLOW_SECRET_HOME_X or SECRETS_DIR/HOME_X "
+        "on the workers"
+    )
 
 
 async def test_sync_action_returning_a_model() -> None:

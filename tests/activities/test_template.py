@@ -20,7 +20,7 @@ from workflows.engine.io import RunInput  # noqa: E402
 from workflows.language.compiler import compile_template  # noqa: E402
 
 
-def template(url: str) -> dict:
+def template(path: str) -> dict:
     return {
         "name": "actions-e2e",
         "steps": [
@@ -29,8 +29,8 @@ def template(url: str) -> dict:
                 "action": "http",
                 "with": {
                     "method": "POST",
-                    "url": url,
-                    "headers": {"Authorization": "secret:E2E_TOKEN"},
+                    "connection": "e2e",
+                    "path": path,
                     "json": {"po": "${{ input.po }}"},
                 },
                 "retry": {"max_attempts": 3, "initial_interval": "100ms"},
@@ -54,7 +54,7 @@ def template(url: str) -> dict:
 
 
 def test_unknown_with_fields_are_rejected_at_save() -> None:
-    doc = template("http://example.test/x")
+    doc = template("/x")
     doc["steps"][0]["with"]["jsn"] = {}
     result = validate_template(doc)
     assert not result.ok
@@ -68,11 +68,16 @@ async def test_template_run(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     pytest.importorskip("relayflow_greet")
-    monkeypatch.setenv("E2E_TOKEN", "e2e-token-value")
-    url = receiver.script(path := unique_path(), Reply(502, "down"), Reply(200, {"who": "Ada"}))
-    doc = template(url)
-    assert validate_template(doc).ok
+    monkeypatch.setenv("RELAYFLOW_SECRET_E2E_TOKEN", "e2e-token-value")
+    receiver.script(path := unique_path(), Reply(502, "down"), Reply(200, {"who": "Ada"}))
+    doc = template(path)
+    assert validate_template(doc, connection_exists={"e2e"}.__contains__).ok
     plan = compile_template(validate_template(doc).template, 1)  # type: ignore[arg-type]
+    e2e = {
+        "name": "e2e",
+        "base_url": receiver.url,
+        "auth": {"type": "bearer", "secret": "E2E_TOKEN"},
+    }
     run_id = f"e2e-{uuid.uuid4().hex[:8]}"
     async with Worker(
         client,
@@ -83,7 +88,11 @@ async def test_template_run(
     ) as w:
         handle = await client.start_workflow(
             interpreter.TemplateWorkflow.run,
-            RunInput(plan=plan, input={"po": "PO-7", "to": ["ann@example.test"]}),
+            RunInput(
+                plan=plan,
+                input={"po": "PO-7", "to": ["ann@example.test"]},
+                connections={"e2e": e2e},
+            ),
             id=run_id,
             task_queue=w.task_queue,
         )
@@ -96,12 +105,12 @@ async def test_template_run(
     assert (
         first.headers["Idempotency-Key"] == second.headers["Idempotency-Key"] == f"{run_id}/fetch"
     )
-    assert first.headers["Authorization"] == "e2e-token-value"
+    assert first.headers["Authorization"] == "Bearer e2e-token-value"
     assert first.json == {"po": "PO-7"}
     fetch = status.steps["fetch"]
     assert fetch.state == "succeeded" and fetch.attempts == 2
     assert "e2e-token-value" not in status.model_dump_json()
-    assert b"e2e-token-value" not in history and b"secret:E2E_TOKEN" in history
+    assert b"e2e-token-value" not in history and b"E2E_TOKEN" in history
     [(_, msg)] = mailbox.messages
     assert msg["Subject"] == "Hello, Ada!"
     assert status.steps["note"].output == {"logged": "done"}

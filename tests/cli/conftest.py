@@ -65,7 +65,7 @@ def erp() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory, erp: str) -> Iterator[Stack]:
     data = tmp_path_factory.mktemp("stack")
-    tport, uport, aport = free_port(), free_port(), free_port()
+    tport, uport, aport, hport = free_port(), free_port(), free_port(), free_port()
     st = Stack(
         api=f"http://127.0.0.1:{aport}", temporal=f"127.0.0.1:{tport}",
         ui=f"http://127.0.0.1:{uport}", task_queue=f"cli-{aport}", erp=erp,
@@ -73,6 +73,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, erp: str) -> Iterator[Stack]
     env = dict(os.environ)
     env.update(
         RELAYFLOW_DATA_DIR=str(data), TEMPORAL_ADDRESS=st.temporal, TEMPORAL_UI_URL=st.ui,
+        TEMPORAL_HTTP_ADDRESS=f"127.0.0.1:{hport}",
         API_PORT=str(aport), API_PUBLIC_URL=st.api,
         DATABASE_URL=f"sqlite:///{data / 'relayflow.db'}", TASK_QUEUE=st.task_queue,
     )
@@ -83,6 +84,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, erp: str) -> Iterator[Stack]
     )
     try:
         _wait_up(data / "devstack.log", proc, timeout=120)
+        _point_erp_at(st)
         yield st
     except RuntimeError as e:
         raise RuntimeError(f"{e}\n{(data / 'devstack.log').read_text()[-3000:]}") from None
@@ -93,6 +95,17 @@ def stack(tmp_path_factory: pytest.TempPathFactory, erp: str) -> Iterator[Stack]
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+def _point_erp_at(st: Stack) -> None:
+    """The built-in purchase-order calls connection `erp`: an admin points it at our ERP."""
+    import httpx
+
+    r = httpx.put(
+        f"{st.api}/connections/erp", json={"base_url": st.erp},
+        headers={"Authorization": f"Bearer {TOKENS['alice']}"}, timeout=30,
+    )
+    r.raise_for_status()
 
 
 def _wait_up(log: Path, proc: subprocess.Popen[bytes], timeout: float) -> None:

@@ -22,7 +22,7 @@ steps:
 
 def po_input(stack: Stack, amount: float, po: str) -> str:
     return json.dumps(
-        {"amount": amount, "requester": "sam", "po": po, "cost_center": "cc-7", "erp_url": stack.erp}
+        {"amount": amount, "requester": "sam", "po": po, "cost_center": "cc-7"}
     )
 
 

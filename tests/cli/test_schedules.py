@@ -11,7 +11,7 @@ from tests.cli.conftest import Cli, Stack
 def test_schedule_lifecycle(cli: Cli, stack: Stack) -> None:
     sid = f"cli-sched-{uuid.uuid4().hex[:6]}"
     run_input = json.dumps(
-        {"amount": 10, "requester": "sam", "po": "PO-S", "cost_center": "cc", "erp_url": stack.erp}
+        {"amount": 10, "requester": "sam", "po": "PO-S", "cost_center": "cc"}
     )
     r = cli("schedules", "create", sid, "--template", "purchase-order", "--input", run_input,
             "--cron", "0 9 * * MON-FRI", "--timezone", "Europe/Berlin", "--paused", user="dana")

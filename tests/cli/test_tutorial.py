@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
-from tests.cli.conftest import Stack, free_port
+from tests.cli.conftest import TOKENS, Stack, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 TUTORIAL = ROOT / "docs" / "tutorial.md"
@@ -64,18 +64,29 @@ def test_tutorial_commands_run(stack: Stack, demo_services: str) -> None:
     script = "\n".join(m.group("body") for m in blocks("test"))
     assert "relayflow decide po-1001" in script
     script = script.replace("127.0.0.1:8765", demo_services)
+    admin = {"Authorization": f"Bearer {TOKENS['alice']}"}
+    httpx.put(  # the tutorial's ERP is the demo services (make run's `erp` connection)
+        f"{stack.api}/connections/erp", json={"base_url": f"http://{demo_services}/erp"},
+        headers=admin, timeout=30,
+    ).raise_for_status()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RELAYFLOW_")}
     env.update(
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
         RELAYFLOW_API=stack.api, COLUMNS="200",
     )
-    proc = subprocess.run(
-        ["bash", "-e", "-o", "pipefail", "-c", script], cwd=ROOT, env=env,
-        capture_output=True, text=True, timeout=170,
-    )
+    try:
+        proc = subprocess.run(
+            ["bash", "-e", "-o", "pipefail", "-c", script], cwd=ROOT, env=env,
+            capture_output=True, text=True, timeout=170,
+        )
+    finally:  # the other CLI tests use the stack's own ERP
+        httpx.put(
+            f"{stack.api}/connections/erp", json={"base_url": stack.erp}, headers=admin, timeout=30
+        ).raise_for_status()
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out
     assert "purchase-order@" in out and "template(s) valid" in out
+    assert f"base_url  http://{demo_services}/erp" in out  # `relayflow connections show erp`
     assert "run po-1000: completed" in out
     assert "manager_approval: skipped" in out
     assert "waiting for user:mike, user:mia, role:manager" in out

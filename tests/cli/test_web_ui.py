@@ -25,7 +25,7 @@ def _start_and_wait_waiting(stack: Stack, run_id: str) -> dict:
     headers = {"Authorization": f"Bearer {TOKENS['sam']}"}
     body = {
         "template": "purchase-order", "run_id": run_id,
-        "input": {"amount": 9000, "requester": "sam", "po": "PO-UI", "cost_center": "cc", "erp_url": stack.erp},
+        "input": {"amount": 9000, "requester": "sam", "po": "PO-UI", "cost_center": "cc"},
     }
     r = httpx.post(f"{stack.api}/runs", json=body, headers=headers, timeout=30)
     assert r.status_code == 201, r.text

@@ -20,7 +20,9 @@ default echoes the request back as JSON.
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import socket
 import threading
 import time
 from collections import Counter
@@ -86,8 +88,10 @@ class HttpReceiver:
     and DELETE alike.
     """
 
-    def __init__(self, default: Reply | Responder | None = None) -> None:
+    def __init__(self, default: Reply | Responder | None = None, *, host: str = "127.0.0.1") -> None:
         self.default: Reply | Responder = default if default is not None else Reply()
+        #: the loopback address to listen on: 127.0.0.1 (default), another 127.x or ::1
+        self.host = host
         self._requests: list[Request] = []
         self._scripts: dict[str, list[Reply | Responder]] = {}
         self._lock = threading.Lock()
@@ -97,9 +101,9 @@ class HttpReceiver:
     # -- lifecycle ------------------------------------------------------------------
 
     def start(self) -> Self:
-        """Bind 127.0.0.1 on a free port and serve from a daemon thread."""
+        """Bind `host` (127.0.0.1) on a free port and serve from a daemon thread."""
         if self._server is None:
-            self._server = _Server(self)
+            self._server = _Server(self, self.host)
             self._thread = threading.Thread(
                 target=self._server.serve_forever, name="http-receiver", daemon=True
             )
@@ -134,8 +138,9 @@ class HttpReceiver:
 
     @property
     def url(self) -> str:
-        """Base URL, without a trailing slash: `http://127.0.0.1:<port>`."""
-        return f"http://127.0.0.1:{self.port}"
+        """Base URL, without a trailing slash: `http://127.0.0.1:<port>` (`http://[::1]:<port>`)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
     # -- scripting --------------------------------------------------------------------
 
@@ -189,8 +194,12 @@ class HttpReceiver:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, receiver: HttpReceiver) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+    def __init__(self, receiver: HttpReceiver, host: str) -> None:
+        if not ipaddress.ip_address(host).is_loopback:
+            raise ValueError(f"test receivers listen on loopback only, not {host}")
+        if ":" in host:
+            self.address_family = socket.AF_INET6
+        super().__init__((host, 0), _Handler)
         self.receiver = receiver
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from activities.registry import action_models
@@ -17,7 +17,13 @@ def validate_template(
     *,
     actions: ActionModels | None = None,
     resolve_template: Resolver | None = None,
+    connection_exists: Callable[[str], bool] | None = None,
 ) -> ValidationResult:
     """`workflows.language.validate.validate_template`; by default with the worker's actions."""
     catalogue = action_models() if actions is None else actions
-    return _validate(doc, actions=catalogue, resolve_template=resolve_template)
+    return _validate(
+        doc,
+        actions=catalogue,
+        resolve_template=resolve_template,
+        connection_exists=connection_exists,
+    )

@@ -1,7 +1,8 @@
 """Record histories of the built-in templates: `python -m tests.histories.record_templates`.
 
-Each `templates/<name>.yaml` runs with `templates/examples/<name>.json` as input, its
-`http://127.0.0.1:8765` URLs pointed at a local catch-all receiver, on a fresh dev
+Each `templates/<name>.yaml` runs with `templates/examples/<name>.json` as input, the
+demo connections and secrets (`deploy/connections.yaml`, `http://127.0.0.1:8765`)
+pointed at a local catch-all receiver, on a fresh dev
 server with the real actions (`activities.registry.all_activities()`), a local SMTP
 sink for `email`, and open approvals decided by an admin `decide` update (first
 outcome). Writes `tests/histories/template_<name>.json`; `test_replay.py` replays them.
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from temporalio.client import Client
 
+from tests.helpers.connections import demo_connections, demo_secrets
 from tests.helpers.http_receiver import HttpReceiver, Reply
 
 HERE = Path(__file__).resolve().parent
@@ -83,12 +85,12 @@ async def record(client: Client, names: list[str], base: str) -> None:
         for name in names:
             doc = load_document((TEMPLATES / f"{name}.yaml").read_text())
             example = (TEMPLATES / "examples" / f"{name}.json").read_text()
-            inp = json.loads(example.replace("http://127.0.0.1:8765", base))
+            inp = json.loads(example)
             plan = compile_template(Template.model_validate(doc), 1)
             run_id = f"rec-template_{name}"
             h = await client.start_workflow(
                 TemplateWorkflow.run,
-                RunInput(plan=plan, input=inp),
+                RunInput(plan=plan, input=inp, connections=demo_connections(base)),
                 id=run_id,
                 task_queue="record-templates",
             )
@@ -119,6 +121,8 @@ async def main(argv: list[str]) -> None:
     from tests.helpers.temporal import start_dev_server
 
     http = HttpReceiver(default=Reply(body=BODY)).start()
+    os.environ.update(demo_secrets(http.url))
+    os.environ["EGRESS_ALLOW"] = "127.0.0.1"  # the receiver (Slack webhooks are secrets)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         smtp_port = s.getsockname()[1]

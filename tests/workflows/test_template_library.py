@@ -10,6 +10,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from tests.helpers.connections import demo_connections, demo_secrets
 from tests.helpers.directory import use_directory
 from tests.helpers.http_receiver import HttpReceiver, Reply, Request
 from tests.helpers.language import validate_template
@@ -143,9 +144,12 @@ def _reply(req: Request) -> Reply:
 
 
 @pytest.fixture
-def receiver() -> Iterator[HttpReceiver]:
-    """One local receiver per test standing in for every service the templates call."""
+def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[HttpReceiver]:
+    """One local receiver per test standing in for every service the templates call
+    (the demo connections and Slack webhook secrets pointed at it)."""
     with HttpReceiver(default=_reply) as r:
+        for name, value in demo_secrets(r.url).items():
+            monkeypatch.setenv(name, value)
         yield r
 
 
@@ -179,10 +183,7 @@ async def _run(client, receiver, name: str, decisions, data_patch=None):  # type
     assert result.template is not None
     plan = compile_template(result.template, 1)
     sample = (ROOT / "templates" / "examples" / f"{name}.json").read_text()
-    data = {
-        **json.loads(sample.replace("http://127.0.0.1:8765", receiver.url)),
-        **(data_patch or {}),
-    }
+    data = {**json.loads(sample), **(data_patch or {})}
     # dedupe: the registry may already include the internal approval activities
     activities = list(
         {a.__name__: a for a in [resolve_assignees, notify_task, *all_activities()]}.values()
@@ -190,7 +191,7 @@ async def _run(client, receiver, name: str, decisions, data_patch=None):  # type
     async with new_worker(client, activities=activities) as w:
         handle = await client.start_workflow(
             "TemplateWorkflow",
-            RunInput(plan=plan, input=data),
+            RunInput(plan=plan, input=data, connections=demo_connections(receiver.url)),
             id=f"lib-{name}-{uuid.uuid4().hex[:8]}",
             task_queue=w.task_queue,
         )
@@ -247,5 +248,9 @@ async def test_purchase_order_rejected_and_small_orders(client, receiver, direct
 async def test_pull_request_small_change_passes_without_review(client, receiver, directory) -> None:  # type: ignore[no-untyped-def]
     output, st = await _run(client, receiver, "pull-request-review", [], {"large_threshold": 1000})
     assert output == {"changed_lines": 500, "decision": "auto"}
-    comments = [r.json for r in receiver.requests if r.target.endswith("/comments")]
-    assert comments == [{"body": "relayflow: small change, passed automatically"}]
+    comments = [r for r in receiver.requests if r.target.endswith("/comments")]
+    assert [c.json for c in comments] == [{"body": "relayflow: small change, passed automatically"}]
+    # the github connection's credentials and headers, never written in the template
+    assert comments[0].header("Authorization") == "Bearer demo-github-token"
+    assert comments[0].header("Accept") == "application/vnd.github+json"
+    assert "demo-github-token" not in st.model_dump_json()

@@ -108,7 +108,7 @@ def test_runtime_values_are_not_type_checked() -> None:
         {
             "id": "a",
             "action": "fetch",
-            "with": {"url": "secret:ERP_URL", "count": "${{ input.n }}"},
+            "with": {"url": "${{ input.erp }}", "count": "${{ input.n }}"},
         },
         {"id": "b", "action": "fetch", "with": {"url": "${{ input.u }}"}},
     )

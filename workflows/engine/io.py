@@ -29,8 +29,16 @@ class RunInput(BaseModel):
     subflow_versions: dict[str, int] = Field(default_factory=dict)
     started_by: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
+    # the non-secret part of every connection the run's steps name, pinned at start
+    # (SPEC §8): name -> {name, base_url, headers, auth: {type, secret NAME, ...}}
+    connections: dict[str, dict[str, Any]] = Field(default_factory=dict)
     # interpreter-owned state carried across continue-as-new (opaque to callers)
     carry: dict[str, Any] | None = None
+
+    def connection_for(self, with_: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The pinned connection a step's `with:` names (`connection: NAME`), if any."""
+        name = (with_ or {}).get("connection")
+        return self.connections.get(name) if isinstance(name, str) else None
 
 
 class DecideInput(BaseModel):
@@ -58,13 +66,15 @@ class ActionRequest(BaseModel):
     """What the workflow hands to every action activity (SPEC §4).
 
     `params` is the step's rendered `with:` (secrets still as `secret:NAME`);
-    `idempotency_key` is stable across retries and worker restarts.
+    `idempotency_key` is stable across retries and worker restarts; `connection` is
+    the pinned connection `params.connection` names (its secret is read by the worker).
     """
 
     run_id: str
     step: str
     idempotency_key: str
     params: dict[str, Any] = Field(default_factory=dict)
+    connection: dict[str, Any] | None = None
     # set by the interpreter: the worker's AttemptInterceptor (workflows.engine.attempts) then
     # wraps the result with the attempt number; activities themselves ignore it
     report_attempt: bool = False

@@ -130,12 +130,13 @@ class SlaWatch:
                 )
             fired.append(i)  # the decision to fire, recorded before any effect
             self.on_fire(level.level)
-            self.state.rt.spawn(_fire(self.state.escalations, level, self.key, self.scope))
+            self.state.rt.spawn(_fire(self.state, level, self.key, self.scope))
 
 
 async def _fire(
-    escalations: Escalations, level: SlaLevel, key: str, scope: Callable[[], dict[str, Any]]
+    state: SlaState, level: SlaLevel, key: str, scope: Callable[[], dict[str, Any]]
 ) -> None:
+    escalations = state.escalations
     tasks = list(escalations.open_tasks(key))
     if level.reassign is not None:
         for task in tasks:
@@ -157,10 +158,13 @@ async def _fire(
                     task.step,
                 )
     if level.notify is not None:
-        await _notify(level, key, {**scope(), **({"task": snapshot} if snapshot else {})})
+        pinned = state.rt.inp.connection_for(level.notify.with_)
+        await _notify(level, key, {**scope(), **({"task": snapshot} if snapshot else {})}, pinned)
 
 
-async def _notify(level: SlaLevel, key: str, scope: dict[str, Any]) -> None:
+async def _notify(
+    level: SlaLevel, key: str, scope: dict[str, Any], connection: dict[str, Any] | None = None
+) -> None:
     assert level.notify is not None
     run_id = workflow.info().workflow_id
     where = f"{key}/" if key else ""
@@ -177,6 +181,7 @@ async def _notify(level: SlaLevel, key: str, scope: dict[str, Any]) -> None:
                 step=key,
                 idempotency_key=f"{run_id}/{where}sla/{level.level}",
                 params=params,
+                connection=connection,
             ),
             start_to_close_timeout=NOTIFY_TIMEOUT,
             retry_policy=NOTIFY_RETRY,

@@ -22,11 +22,12 @@ from workflows.engine.attempts import ATTEMPT_KEY, unwrap_result
 from workflows.engine.context import StepContext
 from workflows.engine.io import ActionRequest
 from workflows.engine.scope import LazyScope
-from workflows.language.checker import Checker, Scope
+from workflows.language.checker import ActionModels, Checker, Scope
 from workflows.language.durations import parse_duration
 from workflows.language.expressions import render
 from workflows.language.kinds import Kind
-from workflows.language.model import Retry, StepBase
+from workflows.language.model import Retry, SlaLevel, StepBase, Template
+from workflows.language.trust import takes_connection
 
 DEFAULT_TIMEOUT = "5m"
 HEARTBEAT_TIMEOUT = timedelta(seconds=30)
@@ -95,6 +96,7 @@ async def run(ctx: StepContext, step: ActionStep) -> Any:
         step=ctx.address,
         idempotency_key=f"{rt.run_id}/{ctx.address}",
         params=params,
+        connection=rt.inp.connection_for(step.with_),
         report_attempt=True,
     )
     with rt.in_flight():
@@ -125,3 +127,31 @@ KIND = Kind(
     prepare=prepare,
     retries=True,
 )
+
+
+def connections(template: Template, actions: ActionModels) -> dict[str, str]:
+    """Connection name → the first place a step or SLA notification of `template` names
+    it (the API pins these at run start, SPEC §8)."""
+    found: dict[str, str] = {}
+
+    def call(action: str, params: dict[str, Any], wloc: str) -> None:
+        name = params.get("connection")
+        if takes_connection(actions.get(action)) and isinstance(name, str):
+            found.setdefault(name, f"{wloc}.connection")
+
+    def levels(sla: list[SlaLevel], prefix: str) -> None:
+        for j, level in enumerate(sla):
+            if level.notify is not None:
+                call(level.notify.action, level.notify.with_, f"{prefix}sla[{j}].notify.with")
+
+    def steps(items: list[StepBase], prefix: str) -> None:
+        for i, step in enumerate(items):
+            loc = f"{prefix}[{i}]"
+            if isinstance(step, ActionStep):
+                call(step.action, step.with_, f"{loc}.with")
+            levels(step.sla, f"{loc}.")
+            steps(step.body(), f"{loc}.{step.kind}.steps")
+
+    levels(template.sla, "")
+    steps(template.steps, "steps")
+    return found

@@ -145,6 +145,7 @@ async def run(ctx: StepContext, step: SubflowStep) -> Any:
                 input=child_input,
                 subflows=rt.inp.subflows,
                 subflow_versions=rt.inp.subflow_versions,
+                connections=rt.inp.connections,
                 started_by=rt.inp.started_by,
                 tags=rt.inp.tags,
             ),

@@ -1,4 +1,4 @@
-"""A small CEL lexer and the `${{ }}` scanner used by `workflows.expressions`.
+"""A small CEL lexer and the `${{ }}` scanner used by `workflows.language.expressions`.
 
 cel-expr-python exposes no AST, so static facts the validator needs (which
 `steps.<id>` an expression references, which top-level names it uses) come from

@@ -1,4 +1,4 @@
-"""Data in and out of CEL for `workflows.expressions`: plain, JSON-shaped, deterministic.
+"""Data in and out of CEL for `workflows.language.expressions`: plain, JSON-shaped, deterministic.
 
 In: tuples become lists, datetimes ISO-8601 text, pydantic models their JSON
 dump (CEL refuses these types). Out: map keys sorted (CEL maps iterate in random

@@ -28,6 +28,13 @@ from workflows.language.json_schemas import schema_problems
 from workflows.language.model import StepBase, Template
 from workflows.language.schema_errors import field_names
 from workflows.language.structure import upstream
+from workflows.language.trust import (
+    connection_problem,
+    secret_fields,
+    secret_value_problem,
+    takes_connection,
+    target_problems,
+)
 
 Add = Callable[[str, str], None]
 #: (template name, version or None for the latest) -> the parsed template, if it exists
@@ -65,6 +72,7 @@ class Checker:
         *,
         template: str = "",
         resolve: Resolver | None = None,
+        connection_exists: Callable[[str], bool] | None = None,
     ) -> None:
         self.actions = actions
         self.add = add
@@ -72,6 +80,10 @@ class Checker:
         self.template = template
         #: other templates by name/version (subflows); None = not checked
         self.resolve = resolve
+        #: whether a `connection:` name exists; None = not checked
+        self.connection_exists = connection_exists
+        #: locs of declared secret fields met (`secret:NAME` may stand there only)
+        self.secret_slots: set[str] = set()
         # keys any `set` step writes (None: unknown, e.g. a partial template)
         self.var_names: frozenset[str] | None = None
 
@@ -144,6 +156,7 @@ class Checker:
         model = self.actions[name]
         if model is None or params is None:
             return
+        self._trust(model, params, wloc)
         allowed = field_names(model) + list(model.model_fields)
         extra_ok = model.model_config.get("extra") == "allow"
         literal: dict[str, Any] = {}
@@ -176,6 +189,22 @@ class Checker:
                     self.add(wloc, _strip_value_error(str(err["msg"])))
                 else:
                     self.add(where, _strip_value_error(str(err["msg"])))
+
+
+    def _trust(self, model: type[BaseModel], params: Mapping[str, Any], wloc: str) -> None:
+        """SPEC §8: `secret:NAME` in declared fields only; `url` xor `connection`."""
+        for key in secret_fields(model) & set(params):
+            self.secret_slots.add(path(wloc, key))
+            problem = secret_value_problem(params[key])
+            if problem:
+                self.add(path(wloc, key), problem)
+        if takes_connection(model):
+            for problem in target_problems(params):
+                self.add(wloc, problem)
+            if "connection" in params:
+                problem = connection_problem(params["connection"], self.connection_exists)
+                if problem:
+                    self.add(path(wloc, "connection"), problem)
 
 
 def _strip_value_error(msg: str) -> str:

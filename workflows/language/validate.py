@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,7 @@ from workflows.language.model import SlaLevel, StepBase, Template
 from workflows.language.rules import check_template
 from workflows.language.schema_errors import translate
 from workflows.language.structure import check_structure
+from workflows.language.trust import scan
 
 log = logging.getLogger("relayflow.validate")
 
@@ -60,11 +61,13 @@ def validate_template(
     *,
     actions: ActionModels,
     resolve_template: Resolver | None = None,
+    connection_exists: Callable[[str], bool] | None = None,
 ) -> ValidationResult:
     """Every problem in a template document (or model); never raises.
 
     `actions`: the registered actions (name -> params model, None to accept any
-    `with:`); `resolve_template`: other templates for subflow checks (None: skipped).
+    `with:`); `resolve_template`: other templates for subflow checks (None: skipped);
+    `connection_exists`: whether a `connection:` name is known (None: not checked).
     """
     findings: list[Finding] = []
 
@@ -91,8 +94,15 @@ def validate_template(
         check_structure(raw.get("steps"), "steps", frozenset(), add)
         checked = template or partial
         if checked is not None:
-            checker = Checker(actions, add, template=checked.name, resolve=resolve_template)
+            checker = Checker(
+                actions,
+                add,
+                template=checked.name,
+                resolve=resolve_template,
+                connection_exists=connection_exists,
+            )
             check_template(checker, checked, complete=template is not None)
+            scan(raw, "", checker.secret_slots, add)
     except Exception as e:  # never a traceback for the user
         log.exception("validator crashed")
         add("", f"internal error while validating: {type(e).__name__}: {e}")
