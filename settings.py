@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     task_queue: str = "relayflow"
     database_url: str = f"sqlite:///{DATA_DIR / 'relayflow.db'}"
     directory_file: str | None = None
+    # accept `change-me…` and short (< 16 characters) directory tokens (demo only, SPEC §8)
+    allow_sample_tokens: bool = False
     temporal_ui_url: str = "http://127.0.0.1:8233"
     webhook_secrets: dict[str, str] = Field(default_factory=dict)
     smtp_host: str | None = None

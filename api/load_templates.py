@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api.db import make_engine, migrate, sessionmaker
 from api.errors import RelayflowError
 from api.services import registry
+from api.services.owners import LOADER
 from settings import get_settings
 from workflows.language.loader import TemplateSyntaxError, load_document
 
@@ -42,9 +43,14 @@ def template_files(paths: Iterable[str | Path]) -> list[Path]:
 
 
 async def load(
-    engine: AsyncEngine, paths: Iterable[str | Path], user: str = "loader"
+    engine: AsyncEngine, paths: Iterable[str | Path], user: str = LOADER
 ) -> dict[str, str]:
-    """Save the files; returns `{file: "saved name@v" | "unchanged name@v" | "error: ..."}`."""
+    """Save the files; returns `{file: "saved name@v" | "unchanged name@v" | "error: ..."}`.
+
+    Saved as `loader`, which is never a template owner: a template first saved here has
+    no owners (only admins publish new versions of it until an admin sets owners), and
+    the loader itself is not subject to the owner check (it runs with database access).
+    """
     results: dict[str, str] = {}
     pending: list[tuple[Path, dict]] = []  # type: ignore[type-arg]
     for f in template_files(paths):

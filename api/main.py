@@ -21,6 +21,7 @@ from api.db import make_engine, migrate, sessionmaker
 from api.errors import install_handlers
 from api.limits import BodySizeLimit
 from api.routes import connections, health, hooks, inbox, runs, schedules, templates, triggers
+from api.tokens import DirectoryError
 from settings import Settings, get_settings
 
 log = logging.getLogger("relayflow.api")
@@ -35,10 +36,18 @@ Every error body is `{error, detail}`; validation failures add `errors: [{loc, m
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
+    directory = DirectoryCache(
+        settings.directory_file, allow_sample_tokens=settings.allow_sample_tokens
+    )
+    try:
+        directory.load()
+    except DirectoryError as e:
+        log.error("cannot start: %s", e)
+        raise
     await anyio.to_thread.run_sync(migrate, settings.database_url)
     engine = make_engine(settings.database_url)
     app.state.sessionmaker = sessionmaker(engine)
-    app.state.directory = DirectoryCache(settings.directory_file)
+    app.state.directory = directory
     if app.state.temporal is None:
         # lazy: the API starts (and /health reports 503) while Temporal is still coming up
         app.state.temporal = await Client.connect(

@@ -105,3 +105,18 @@ class ConnectionRow(SQLModel, table=True):
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
     )
     updated_by: str | None = Field(default=None, max_length=200)
+class TemplateOwner(SQLModel, table=True):
+    """One owner of a template name (SPEC §8): may save new versions of it and read its runs.
+
+    The first saver of a name becomes its owner; an admin replaces the list with
+    `PUT /templates/{name}/owners`. A name with no owners is admin-only.
+    """
+
+    __tablename__ = "template_owners"
+
+    name: str = Field(primary_key=True, max_length=100)
+    user_id: str = Field(primary_key=True, max_length=200, index=True)
+    added_by: str | None = Field(default=None, max_length=200)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )

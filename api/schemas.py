@@ -60,6 +60,24 @@ class TemplateInfo(BaseModel):
 
 class TemplateDetail(TemplateInfo):
     body: dict[str, Any] = Field(description="the template document as saved")
+    owners: list[str] = Field(
+        default_factory=list,
+        description="users who may save new versions (besides admins); empty: admins only",
+    )
+
+
+UserId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class SetOwners(_In):
+    users: list[UserId] = Field(
+        max_length=100, description="the new owners (replaces the list); [] = admins only"
+    )
+
+
+class TemplateOwners(BaseModel):
+    name: str
+    owners: list[str]
 
 
 class TemplateGraph(BaseModel):

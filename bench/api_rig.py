@@ -19,11 +19,11 @@ import yaml
 from temporalio.client import Client
 
 USERS = [
-    {"id": "ada", "name": "Ada Admin", "email": "ada@example.com", "roles": ["admin"], "token": "t-ada"},
-    {"id": "max", "name": "Max Manager", "email": "max@example.com", "roles": ["manager"], "token": "t-max"},
+    {"id": "ada", "name": "Ada Admin", "email": "ada@example.com", "roles": ["admin"], "token": "bench-token-ada-0123456789"},
+    {"id": "max", "name": "Max Manager", "email": "max@example.com", "roles": ["manager"], "token": "bench-token-max-0123456789"},
 ]
-ADMIN = {"Authorization": "Bearer t-ada"}
-MANAGER = {"Authorization": "Bearer t-max"}
+ADMIN = {"Authorization": "Bearer bench-token-ada-0123456789"}
+MANAGER = {"Authorization": "Bearer bench-token-max-0123456789"}
 
 
 def write_directory(workdir: Path) -> Path:

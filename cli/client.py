@@ -120,6 +120,12 @@ class ApiClient:
     def list_templates(self) -> Any:
         return self.request("GET", "/templates")
 
+    def get_template(self, name: str) -> dict[str, Any]:
+        return self.request("GET", f"/templates/{_seg(name)}")
+
+    def set_template_owners(self, name: str, users: list[str]) -> dict[str, Any]:
+        return self.request("PUT", f"/templates/{_seg(name)}/owners", json={"users": users})
+
     def start_run(
         self,
         template: str,

@@ -1,4 +1,4 @@
-"""`relayflow validate`, `graph` (offline) and `templates push|list` (through the API)."""
+"""`relayflow validate`, `graph` (offline) and `templates push|list|owners` (through the API)."""
 
 from __future__ import annotations
 
@@ -111,3 +111,31 @@ def templates_list(as_json: JsonFlag = False) -> None:
             out.print(f"{t.get('name')}@{t.get('version') or t.get('latest_version')}{desc}", markup=False)
         else:
             out.print(str(t), markup=False)
+
+
+@templates_app.command("owners")
+@api_errors
+def templates_owners(
+    name: Annotated[str, typer.Argument(help="Template name.")],
+    set_: Annotated[
+        str | None,
+        typer.Option(
+            "--set",
+            help="Replace the owners with these comma-separated user ids (admin only); "
+            "an empty value leaves the template to admins.",
+        ),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Show a template's owners (who, with admins, publish new versions and read its runs),
+    or replace them with --set."""
+    with client() as api:
+        if set_ is None:
+            body = {"name": name, "owners": api.get_template(name).get("owners", [])}
+        else:
+            users = [u.strip() for u in set_.split(",") if u.strip()]
+            body = api.set_template_owners(name, users)
+    if as_json:
+        return print_json(body)
+    owners = body.get("owners") or []
+    out.print(f"{name}: {', '.join(owners) if owners else '(no owners: admins only)'}", markup=False)

@@ -105,6 +105,9 @@ def main() -> int:
     data.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     env.setdefault("DIRECTORY_FILE", str(ROOT / "deploy" / "directory.yaml"))
+    # the demo directory's change-me-* tokens are fine on a laptop (SPEC §8); an explicit
+    # ALLOW_SAMPLE_TOKENS in the environment wins
+    env.setdefault("ALLOW_SAMPLE_TOKENS", "true")
     env.setdefault("DATABASE_URL", f"sqlite:///{data / 'relayflow.db'}")
     demo_env(env)
     host, _, port = s.temporal_address.rpartition(":")

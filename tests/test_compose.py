@@ -7,6 +7,7 @@ The Go binary is called directly: the package's Python wrapper exits 0 even on e
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -17,10 +18,17 @@ ROOT = Path(__file__).resolve().parents[1]
 BINARY = Path(compose.__file__).parent / "docker-compose"
 
 
-def run_compose(*args: str, file: Path = ROOT / "docker-compose.yml") -> subprocess.CompletedProcess[str]:
+#: variables the file reads that a developer may have set; the tests see the defaults
+OVERRIDES = ("RELAYFLOW_BIND", "RELAYFLOW_DIRECTORY", "ALLOW_SAMPLE_TOKENS")
+
+
+def run_compose(
+    *args: str, file: Path = ROOT / "docker-compose.yml", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in OVERRIDES}
     return subprocess.run(
         [str(BINARY), "-f", str(file), *args],
-        capture_output=True, text=True, cwd=ROOT, timeout=60,
+        capture_output=True, text=True, cwd=ROOT, timeout=60, env=clean | (env or {}),
     )
 
 
@@ -62,6 +70,24 @@ def test_ports(config: dict) -> None:
     # workers publish nothing, so `--scale worker=N` cannot collide on a port
     assert published("worker") == set()
     assert "container_name" not in config["services"]["worker"]
+
+
+def test_published_ports_bind_loopback_unless_told(config: dict) -> None:
+    """Published ports listen on 127.0.0.1 by default; RELAYFLOW_BIND widens them."""
+    for name in ("temporal", "temporal-ui", "api"):
+        for port in config["services"][name]["ports"]:
+            assert port["host_ip"] == "127.0.0.1", (name, port)
+    done = run_compose("config", "--format", "json", env={"RELAYFLOW_BIND": "0.0.0.0"})
+    assert done.returncode == 0, done.stderr
+    wide = json.loads(done.stdout)
+    assert {p["host_ip"] for p in wide["services"]["api"]["ports"]} == {"0.0.0.0"}
+
+
+def test_sample_tokens_are_refused_by_default(config: dict) -> None:
+    """The API of the production-shaped stack does not accept the sample directory's
+    change-me tokens unless ALLOW_SAMPLE_TOKENS=true is given (SPEC §8)."""
+    for name in ("api", "worker"):
+        assert config["services"][name]["environment"]["ALLOW_SAMPLE_TOKENS"] == "false"
 
 
 def test_app_environment(config: dict) -> None:

@@ -1,4 +1,7 @@
-"""Runs: start, list, read, pause/resume/cancel, decisions and reassignment."""
+"""Runs: start, list, read, pause/resume/cancel, decisions and reassignment.
+
+Every `/runs/{run_id}/…` route depends on `ReadableRun` (api/services/access.py): a caller
+who may not read the run gets the 404 of a missing run before anything else is checked."""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
 
-from api.deps import CurrentUser, SessionDep, SettingsDep, TemporalDep
+from api.deps import CurrentUser, ReadableRun, SessionDep, SettingsDep, TemporalDep
 from api.errors import error_responses
 from api.schemas import (
     RUN_ID,
@@ -19,7 +22,7 @@ from api.schemas import (
     RunRef,
     StartRun,
 )
-from api.services import listing, runs, starting
+from api.services import access, listing, runs, starting
 from workflows.engine import search_attributes as sa
 from workflows.engine.io import StepStatus
 
@@ -67,7 +70,8 @@ async def start_run(
 async def list_runs(
     client: TemporalDep,
     settings: SettingsDep,
-    _: CurrentUser,
+    session: SessionDep,
+    user: CurrentUser,
     template: Filter = None,
     state: Filter = None,
     assignee: Filter = None,
@@ -76,8 +80,11 @@ async def list_runs(
     page_size: Annotated[int, Query(ge=1, le=1000)] = 50,
     next_page_token: Annotated[str | None, Query(max_length=10_000)] = None,
 ) -> RunPage:
-    """Runs from Temporal visibility, newest first (open runs before closed ones)."""
+    """Runs from Temporal visibility, newest first (open runs before closed ones); only runs
+    the caller may read: started by them, with an open approval for them, or of a template
+    they own (operators and admins: all)."""
     filters = listing.RunFilter(template, state, assignee, tag, started_by)
+    filters.scope = await access.list_scope(session, user)
     found, token = await listing.list_runs(client, filters, page_size, next_page_token)
     items = [
         RunItem(**r.model_dump(), ui_url=starting.ui_url(settings, client.namespace, r.run_id))
@@ -88,11 +95,11 @@ async def list_runs(
 
 @router.get("/{run_id}", responses=error_responses(401, 404, 422))
 async def get_run(
-    run_id: RunIdPath, client: TemporalDep, settings: SettingsDep, _: CurrentUser
+    run_id: RunIdPath, run: ReadableRun, client: TemporalDep, settings: SettingsDep
 ) -> RunDetail:
-    """The run status document (also for closed runs)."""
-    doc, desc = await runs.status(client, run_id)
-    attrs = desc.typed_search_attributes
+    """The run status document (also for closed runs); 404 to callers who may not read it."""
+    doc = await run.status(client)
+    attrs = run.desc.typed_search_attributes
     return RunDetail(
         **doc.model_dump(),
         ui_url=starting.ui_url(settings, client.namespace, run_id),
@@ -102,8 +109,10 @@ async def get_run(
 
 
 def _control(action: str):  # type: ignore[no-untyped-def]
-    async def endpoint(run_id: RunIdPath, client: TemporalDep, user: CurrentUser) -> Accepted:
-        await runs.control(client, run_id, action, user)
+    async def endpoint(
+        run_id: RunIdPath, run: ReadableRun, client: TemporalDep, user: CurrentUser
+    ) -> Accepted:
+        await runs.control(client, run_id, action, user, run.desc)
         return Accepted(run_id=run_id, action=action)
 
     endpoint.__doc__ = f"{action.capitalize()} the run (its starter, an operator or an admin)."
@@ -127,7 +136,12 @@ for _action in ("pause", "resume", "cancel"):
     responses=error_responses(400, 401, 403, 404, 409, 413, 422, 504),
 )
 async def decide(
-    run_id: RunIdPath, step: StepPath, body: Decision, client: TemporalDep, user: CurrentUser
+    run_id: RunIdPath,
+    run: ReadableRun,
+    step: StepPath,
+    body: Decision,
+    client: TemporalDep,
+    user: CurrentUser,
 ) -> StepStatus:
     """Decide an open approval as the caller (admins may decide for anyone; it is recorded)."""
     return await runs.decide(client, run_id, step, user, body.outcome, body.comment, body.data)
@@ -138,7 +152,12 @@ async def decide(
     responses=error_responses(400, 401, 403, 404, 409, 413, 422, 504),
 )
 async def reassign(
-    run_id: RunIdPath, step: StepPath, body: Reassign, client: TemporalDep, user: CurrentUser
+    run_id: RunIdPath,
+    run: ReadableRun,
+    step: StepPath,
+    body: Reassign,
+    client: TemporalDep,
+    user: CurrentUser,
 ) -> StepStatus:
     """Replace the assignees of an open approval (operator/admin, or a current assignee)."""
-    return await runs.reassign(client, run_id, step, user, body.users, body.roles)
+    return await runs.reassign(client, run_id, step, user, body.users, body.roles, run.desc)

@@ -7,18 +7,20 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import PlainTextResponse
 
-from api.auth import DESIGNER_ROLES, require_any_role
-from api.deps import CurrentUser, SessionDep
+from api.auth import ADMIN_ROLES, DESIGNER_ROLES, require_any_role
+from api.deps import CurrentUser, DirectoryDep, SessionDep
 from api.errors import error_responses
 from api.models import TemplateVersion
 from api.schemas import (
     SavedTemplate,
+    SetOwners,
     TemplateDetail,
     TemplateGraph,
     TemplateInfo,
+    TemplateOwners,
     ValidationReport,
 )
-from api.services import registry
+from api.services import owners, registry
 
 router = APIRouter(prefix="/templates", tags=["templates"])
 
@@ -56,11 +58,14 @@ async def _document(request: Request) -> dict[str, Any]:
     responses=error_responses(401, 403, 413, 415, 422),
 )
 async def save_template(request: Request, session: SessionDep, user: CurrentUser) -> SavedTemplate:
-    """Save a new version of a template (versions are immutable, numbered 1, 2, …)."""
+    """Save a new version of a template (versions are immutable, numbered 1, 2, …).
+
+    Needs role designer or admin. The first saver of a name becomes its owner; later
+    versions only by its owners and admins (403 otherwise)."""
     require_any_role(user, DESIGNER_ROLES, "saving templates")
     doc = await _document(request)
     template = await registry.validate(session, doc)
-    row = await registry.save(session, doc, template, user.id)
+    row = await owners.publish(session, doc, template, user)
     return SavedTemplate(name=row.name, version=row.version)
 
 
@@ -83,9 +88,22 @@ async def list_templates(session: SessionDep, _: CurrentUser) -> list[TemplateIn
 async def get_template(
     name: str, session: SessionDep, _: CurrentUser, version: VersionQuery = None
 ) -> TemplateDetail:
-    """One version (default: the latest) with its document."""
+    """One version (default: the latest) with its document and the template's owners."""
     row = await registry.get(session, name, version)
-    return TemplateDetail(**_info(row).model_dump(), body=row.body)
+    return TemplateDetail(
+        **_info(row).model_dump(), body=row.body, owners=await owners.owners(session, name)
+    )
+
+
+@router.put("/{name}/owners", responses=error_responses(401, 403, 404, 422))
+async def set_owners(
+    name: str, body: SetOwners, session: SessionDep, user: CurrentUser, directory: DirectoryDep
+) -> TemplateOwners:
+    """Replace the template's owners (admin only): they, with admins, save new versions and
+    read its runs. Users must be in the directory; `[]` leaves the template to admins."""
+    require_any_role(user, ADMIN_ROLES, "setting template owners")
+    result = await owners.set_owners(session, name, body.users, directory, user.id)
+    return TemplateOwners(name=name, owners=result)
 
 
 @router.get("/{name}/versions", responses=error_responses(401, 404))

@@ -52,9 +52,13 @@ class RunFilter:
     assignee: str | None = None
     tag: str | None = None
     started_by: str | None = None
+    #: the caller's read scope (api.services.access.list_scope); None = every run
+    scope: str | None = None
 
     def query(self) -> str:
         parts = [BASE]
+        if self.scope is not None:
+            parts.append(self.scope)
         if self.template is not None:
             parts.append(f"{sa.TEMPLATE_NAME.name} = {literal(self.template, 'template')}")
         if self.state is not None:

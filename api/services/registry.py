@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import random
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,8 +134,18 @@ async def get(session: AsyncSession, name: str, version: int | None = None) -> T
     return row
 
 
+#: called with the latest stored version (None: a new name) before each save attempt; may
+#: raise (e.g. 403) or return more rows to commit with the version (e.g. its first owner)
+SaveGuard = Callable[[AsyncSession, int | None], Awaitable[list[Any]]]
+
+
 async def save(
-    session: AsyncSession, doc: dict[str, Any], template: Template, user: str | None
+    session: AsyncSession,
+    doc: dict[str, Any],
+    template: Template,
+    user: str | None,
+    *,
+    guard: SaveGuard | None = None,
 ) -> TemplateVersion:
     """Store `doc` as the next version of its template.
 
@@ -150,10 +160,12 @@ async def save(
                 )
             )
         ).one()
+        extra = await guard(session, latest) if guard is not None else []
         row = TemplateVersion(
             name=template.name, version=(latest or 0) + 1, body=doc, created_by=user
         )
         session.add(row)
+        session.add_all(extra)
         try:
             await session.commit()
         except (IntegrityError, OperationalError) as e:

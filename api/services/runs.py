@@ -66,9 +66,13 @@ async def _fallback(client: Client, run_id: str, desc: WorkflowExecutionDescript
     return doc
 
 
-async def status(client: Client, run_id: str) -> tuple[RunStatus, WorkflowExecutionDescription]:
-    """The `status` query merged with describe(): closed state, closed_at, output/error."""
-    desc = await describe(client, run_id)
+async def status(
+    client: Client, run_id: str, desc: WorkflowExecutionDescription | None = None
+) -> tuple[RunStatus, WorkflowExecutionDescription]:
+    """The `status` query merged with describe() (`desc` when the caller has it already):
+    closed state, closed_at, output/error."""
+    if desc is None:
+        desc = await describe(client, run_id)
     handle = client.get_workflow_handle(run_id)
     try:
         doc = await handle.query("status", result_type=RunStatus, rpc_timeout=QUERY_TIMEOUT)
@@ -90,9 +94,16 @@ def can_steer(user: User, desc: WorkflowExecutionDescription) -> bool:
     )
 
 
-async def control(client: Client, run_id: str, action: str, user: User) -> None:
+async def control(
+    client: Client,
+    run_id: str,
+    action: str,
+    user: User,
+    desc: WorkflowExecutionDescription | None = None,
+) -> None:
     """pause / resume (signals) or cancel (Temporal cancellation) by starter/operator/admin."""
-    desc = await describe(client, run_id)
+    if desc is None:
+        desc = await describe(client, run_id)
     if not can_steer(user, desc):
         raise Forbidden(
             f"only the run's starter, an operator or an admin may {action} run {run_id!r}"
@@ -144,13 +155,19 @@ async def decide(
 
 
 async def reassign(
-    client: Client, run_id: str, step: str, user: User, users: list[str], roles: list[str]
+    client: Client,
+    run_id: str,
+    step: str,
+    user: User,
+    users: list[str],
+    roles: list[str],
+    desc: WorkflowExecutionDescription | None = None,
 ) -> StepStatus:
     """The `reassign` update, by an operator/admin or one of the step's current assignees."""
     if not users and not roles:
         raise Invalid("reassign needs at least one user or role")
     if not OPERATOR_ROLES.intersection(user.roles):
-        doc, desc = await status(client, run_id)
+        doc, desc = await status(client, run_id, desc)
         if not is_open(desc):
             raise Conflict(f"run {run_id!r} is closed ({doc.state})")
         task = next((p for p in doc.pending if p.step == step), None)

@@ -199,9 +199,12 @@ async def start(
 
 
 def _same(existing: RunInput, new: RunInput, same_version: bool) -> bool:
-    """Same template (and version, when the caller named one) and the same input."""
+    """Same starter, same template (and version, when the caller named one), same input.
+
+    Another caller repeating someone else's run id gets 409, never that run (SPEC §8)."""
     return (
-        existing.plan.name == new.plan.name
+        existing.started_by == new.started_by
+        and existing.plan.name == new.plan.name
         and (not same_version or existing.plan.version == new.plan.version)
         and existing.input == new.input
     )

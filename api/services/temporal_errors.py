@@ -47,9 +47,14 @@ async def describe(client: Client, run_id: str) -> WorkflowExecutionDescription:
         raise rpc_error(e, run_id) from None
 
 
+def missing_run(run_id: str) -> NotFound:
+    """The 404 of a run that does not exist — also what a caller who may not read it gets."""
+    return NotFound(f"run {run_id!r} does not exist")
+
+
 def rpc_error(e: RPCError, run_id: str) -> RelayflowError:
     if e.status == RPCStatusCode.NOT_FOUND:
-        return NotFound(f"run {run_id!r} does not exist")
+        return missing_run(run_id)
     if e.status == RPCStatusCode.INVALID_ARGUMENT:
         return Invalid(f"Temporal rejected the request: {e.message}")
     if e.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):

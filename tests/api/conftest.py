@@ -33,6 +33,10 @@ USERS: dict[str, list[str]] = {
     "alice": ["manager"],
     "bob": ["manager"],
     "eve": [],
+    # for the read/owner rules (SPEC §8): a second designer and two people with no roles
+    "dirk": ["designer"],
+    "carl": [],
+    "fay": [],
 }
 
 

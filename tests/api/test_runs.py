@@ -100,8 +100,10 @@ async def test_pause_resume_cancel(api: httpx.AsyncClient) -> None:
     name = unique("pause")
     await save(api, waiting_template(name))
     run_id = (await start(api, "eve", template=name, input={})).json()["run_id"]
-    # only the starter, an operator or an admin
-    assert (await api.post(f"/runs/{run_id}/pause", headers=auth("bob"))).status_code == 403
+    # only the starter, an operator or an admin; the template's owner (dana) reads the run
+    # but may not pause it (403); bob may not even read it (404, as for a missing run)
+    assert (await api.post(f"/runs/{run_id}/pause", headers=auth("dana"))).status_code == 403
+    assert (await api.post(f"/runs/{run_id}/pause", headers=auth("bob"))).status_code == 404
     r = await api.post(f"/runs/{run_id}/pause", headers=auth("eve"))
     assert r.status_code == 202 and r.json() == {
         "run_id": run_id,
@@ -150,7 +152,8 @@ async def test_list_filters_and_pages(api: httpx.AsyncClient) -> None:
         ids.append(r.json()["run_id"])
 
     async def listed(**params: Any) -> list[str]:
-        r = await api.get("/runs", params={"template": name, **params}, headers=auth("eve"))
+        # dana saved the template: as its owner she lists every run of it
+        r = await api.get("/runs", params={"template": name, **params}, headers=auth("dana"))
         assert r.status_code == 200, r.text
         return [x["run_id"] for x in r.json()["runs"]]
 
@@ -162,7 +165,7 @@ async def test_list_filters_and_pages(api: httpx.AsyncClient) -> None:
     assert await listed(state="completed") == []
 
     page1 = (
-        await api.get("/runs", params={"template": name, "page_size": 2}, headers=auth("eve"))
+        await api.get("/runs", params={"template": name, "page_size": 2}, headers=auth("dana"))
     ).json()
     assert len(page1["runs"]) == 2 and page1["next_page_token"]
     item = page1["runs"][0]
@@ -172,7 +175,7 @@ async def test_list_filters_and_pages(api: httpx.AsyncClient) -> None:
         await api.get(
             "/runs",
             params={"template": name, "page_size": 2, "next_page_token": page1["next_page_token"]},
-            headers=auth("eve"),
+            headers=auth("dana"),
         )
     ).json()
     assert [x["run_id"] for x in page1["runs"] + page2["runs"]] == ids[::-1]

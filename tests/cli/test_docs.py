@@ -16,8 +16,9 @@ ROOT = Path(__file__).resolve().parents[2]
 OPS = (ROOT / "docs" / "operations.md").read_text()
 TUTORIAL = (ROOT / "docs" / "tutorial.md").read_text()
 TOP = ("deploy/", "tests/", "templates/", "scripts/", "alembic/", "workflows/", "api/", "cli/")
-# names the docs mention that are not relayflow settings (Temporal's own, the CLI's)
-FOREIGN = re.compile(r"^(TEMPORAL_AUTH_\w+|RELAYFLOW_(API|TOKEN))$")
+# names the docs mention that are not relayflow settings (Temporal's own, the CLI's,
+# docker-compose.yml's)
+FOREIGN = re.compile(r"^(TEMPORAL_AUTH_\w+|RELAYFLOW_(API|TOKEN|BIND|DIRECTORY))$")
 
 
 def backticked(text: str) -> set[str]:
