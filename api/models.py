@@ -78,3 +78,17 @@ class Delivery(SQLModel, table=True):
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
     )
+
+
+class Delegation(SQLModel, table=True):
+    """A user's self-service out-of-office (SPEC §11): their tasks go to `to_user` until
+    `until` (none = until removed). Read by the worker's `resolve_assignees` activity."""
+
+    __tablename__ = "delegations"
+
+    user_id: str = Field(primary_key=True, max_length=200)
+    to_user: str = Field(max_length=200)
+    until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )

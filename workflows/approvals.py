@@ -33,6 +33,8 @@ NOT_AWAITING = "NotAwaitingDecision"
 ALREADY_VOTED = "AlreadyVoted"
 OUTCOME_NOT_ALLOWED = "OutcomeNotAllowed"
 INVALID_FORM = "InvalidForm"
+#: `self_approval: false` and the actor started the run (SPEC §11 separation of duties)
+SELF_APPROVAL = "SelfApprovalNotAllowed"
 #: ignored signals kept per task (the oldest are dropped beyond this)
 MAX_IGNORED = 50
 
@@ -46,6 +48,12 @@ class Vote(BaseModel):
     data: dict[str, Any] | None = None
     at: datetime
     as_admin: bool = False
+    #: the seat owner a delegate decided for (SPEC §11 delegation)
+    on_behalf_of: str | None = None
+
+    @property
+    def seat(self) -> str:
+        return self.on_behalf_of or self.actor
 
 
 class Ignored(BaseModel):
@@ -65,7 +73,7 @@ class Reassignment(BaseModel):
     users: list[str] = Field(default_factory=list)
     roles: list[str] = Field(default_factory=list)
     at: datetime
-    #: who asked: `request` (API / delegation) or `sla:<level>`
+    #: who asked: `request` (operator/admin), `handover` (an assignee's own seat) or `sla:<level>`
     reason: str = "request"
     #: votes of the previous round (a reassign starts the count again)
     discarded: list[Vote] = Field(default_factory=list)
@@ -77,10 +85,19 @@ class ApprovalTask(BaseModel):
     quorum: int | Literal["all"] = 1
     required: int = 1
     form: dict[str, Any] | None = None
+    #: the deciders: seat owners, or their delegates (one entry per person)
     users: list[str] = Field(default_factory=list)
     emails: list[str] = Field(default_factory=list)
     roles: list[str] = Field(default_factory=list)
     pick: str = "all"
+    #: the seats (one vote each; `all` counts them); None = `users` (tasks opened before)
+    seats: list[str] | None = None
+    #: seat owner -> the delegate deciding for them
+    delegated: dict[str, str] = Field(default_factory=dict)
+    #: decider -> email
+    contacts: dict[str, str] = Field(default_factory=dict)
+    #: `self_approval: false` keeps this user (the run's starter) from deciding
+    starter_barred: str | None = None
     opened_at: datetime
     due_at: datetime | None = None
     votes: list[Vote] = Field(default_factory=list)
@@ -102,8 +119,25 @@ class ApprovalTask(BaseModel):
 
     def pending(self) -> PendingTask:
         return PendingTask(
-            step=self.step, assignees=self.keys(), outcomes=list(self.outcomes), due_at=self.due_at
+            step=self.step,
+            assignees=self.keys(),
+            outcomes=list(self.outcomes),
+            due_at=self.due_at,
+            delegations=dict(self.delegated),
         )
+
+    def seat_list(self) -> list[str]:
+        return list(self.users) if self.seats is None else list(self.seats)
+
+    def decider(self, seat: str) -> str:
+        return self.delegated.get(seat, seat)
+
+    def stands_for(self) -> dict[str, list[str]]:
+        """decider -> the seat owners they decide for (delegates only)."""
+        out: dict[str, list[str]] = {}
+        for seat, delegate in self.delegated.items():
+            out.setdefault(delegate, []).append(seat)
+        return out
 
     def output(self) -> dict[str, Any]:
         """The step's `output` (also shown while waiting, with `decision` null)."""
@@ -113,6 +147,8 @@ class ApprovalTask(BaseModel):
         }
         if self.decided_by and self.decided_by != "quorum":
             out["decided_by"] = self.decided_by
+        if self.delegated:
+            out["delegations"] = dict(self.delegated)
         if self.reassignments:
             out["reassignments"] = [r.model_dump(mode="json") for r in self.reassignments]
         if self.ignored:
@@ -132,14 +168,18 @@ class ApprovalTask(BaseModel):
 
     # -- decisions -----------------------------------------------------------------
 
-    def check(self, d: DecideInput) -> None:
-        """Raise the `ApplicationError` the update validator rejects `d` with, if any."""
+    def check(self, d: DecideInput) -> str:
+        """Raise the `ApplicationError` the update validator rejects `d` with, if any;
+        else return the seat the vote counts for."""
         if self.decision is not None:
             _fail(NOT_AWAITING, f"step {self.step!r} already has a decision ({self.decision})")
-        if d.actor not in self.users and not d.as_admin:
-            _fail(NOT_ASSIGNEE, f"{d.actor!r} is not an assignee of step {self.step!r}")
-        if any(v.actor == d.actor for v in self.votes):
-            _fail(ALREADY_VOTED, f"{d.actor!r} has already decided on step {self.step!r}")
+        if self.starter_barred is not None and d.actor == self.starter_barred:
+            _fail(
+                SELF_APPROVAL,
+                f"{d.actor!r} started this run and step {self.step!r} does not allow "
+                "self-approval (self_approval: false)",
+            )
+        seat = self.seat_for(d)
         if d.outcome not in self.outcomes:
             _fail(
                 OUTCOME_NOT_ALLOWED,
@@ -154,9 +194,39 @@ class ApprovalTask(BaseModel):
                     type=INVALID_FORM,
                     non_retryable=True,
                 )
+        return seat
+
+    def seat_for(self, d: DecideInput) -> str:
+        """The seat `d` votes for: `on_behalf_of` if given, else the actor's own seat,
+        else the first seat delegated to the actor not yet voted; an admin who holds no
+        seat votes as themself. Raises NotAssignee / AlreadyVoted."""
+        voted = {v.seat for v in self.votes}
+        if d.on_behalf_of and d.on_behalf_of != d.actor:
+            if self.delegated.get(d.on_behalf_of) != d.actor:
+                _fail(
+                    NOT_ASSIGNEE,
+                    f"{d.actor!r} does not decide on behalf of {d.on_behalf_of!r} "
+                    f"at step {self.step!r}",
+                )
+            if d.on_behalf_of in voted:
+                _fail(
+                    ALREADY_VOTED,
+                    f"{d.on_behalf_of!r} has already been decided for on step {self.step!r}",
+                )
+            return d.on_behalf_of
+        mine = [s for s in self.seat_list() if self.decider(s) == d.actor]
+        if not mine:
+            if not d.as_admin:
+                _fail(NOT_ASSIGNEE, f"{d.actor!r} is not an assignee of step {self.step!r}")
+            mine = [d.actor]  # an admin's vote counts once
+        free = [s for s in mine if s not in voted]
+        if not free:
+            _fail(ALREADY_VOTED, f"{d.actor!r} has already decided on step {self.step!r}")
+        return free[0]
 
     def vote(self, d: DecideInput, now: datetime) -> str | None:
         """Record an already-checked vote; returns the decision when the quorum settles it."""
+        seat = self.seat_for(d)
         self.votes.append(
             Vote(
                 actor=d.actor,
@@ -165,6 +235,7 @@ class ApprovalTask(BaseModel):
                 data=d.data,
                 at=now,
                 as_admin=d.as_admin and d.actor not in self.users,
+                on_behalf_of=seat if seat != d.actor else None,
             )
         )
         outcome = self._settled()
@@ -199,10 +270,56 @@ class ApprovalTask(BaseModel):
         self.votes = []
         self._assign(resolved)
 
+    def hand_over(self, actor: str, resolved: Resolved, now: datetime) -> None:
+        """An assignee's own seat(s) go to the one user in `resolved` (SPEC §11); the
+        count starts again, as for every reassignment."""
+        new = resolved.users[0]
+        seats: list[str] = []
+        delegated: dict[str, str] = {}
+        contacts = {u: e for u, e in self.contacts.items() if u != actor}
+        for seat in self.seat_list():
+            if self.decider(seat) == actor:
+                seat = new
+                if new in resolved.delegated:
+                    delegated[new] = resolved.delegated[new]
+            elif seat in self.delegated:
+                delegated[seat] = self.delegated[seat]
+            if seat not in seats:
+                seats.append(seat)
+        contacts.update(resolved.contacts)
+        self.reassignments.append(
+            Reassignment(
+                actor=actor, users=[new], at=now, reason="handover", discarded=self.votes
+            )
+        )
+        self.votes = []
+        self._assign(
+            Resolved(
+                users=seats,
+                roles=self.roles,
+                pick=self.pick,
+                delegated=delegated,
+                contacts=contacts,
+                emails=[contacts[u] for u in _deciders(seats, delegated) if u in contacts],
+            )
+        )
+
     def _assign(self, resolved: Resolved) -> None:
-        self.users, self.emails = list(resolved.users), list(resolved.emails)
+        seats = list(resolved.users)
+        delegated = {s: d for s, d in resolved.delegated.items() if s in seats and d != s}
+        barred = self.starter_barred
+        if barred is not None:  # the starter holds no seat, and stands in for nobody
+            seats = [s for s in seats if s != barred]
+            delegated = {s: d for s, d in delegated.items() if s != barred and d != barred}
+        self.seats, self.delegated = seats, delegated
+        self.users = _deciders(seats, delegated)
+        self.contacts = {u: e for u, e in resolved.contacts.items() if u in self.users}
+        if resolved.contacts:
+            self.emails = list(dict.fromkeys(self.contacts[u] for u in self.users if u in self.contacts))
+        else:
+            self.emails = list(resolved.emails)
         self.roles, self.pick = list(resolved.roles), resolved.pick
-        self.required = required_votes(self.quorum, len(self.users))
+        self.required = required_votes(self.quorum, len(seats))
 
     def _settled(self) -> str | None:
         """The outcome once it is certain.
@@ -218,8 +335,8 @@ class ApprovalTask(BaseModel):
                 return outcome
         if len(self.outcomes) == 1:
             return None
-        voted = {v.actor for v in self.votes}
-        remaining = sum(1 for u in self.users if u not in voted)
+        voted = {v.seat for v in self.votes}
+        remaining = sum(1 for s in self.seat_list() if s not in voted)
         if all(counts[o] + remaining < self.required for o in self.outcomes[:-1]):
             return self.outcomes[-1]
         return None
@@ -241,6 +358,7 @@ class ApprovalBook(BaseModel):
         resolved: Resolved,
         now: datetime,
         due_at: datetime | None,
+        starter_barred: str | None = None,
     ) -> ApprovalTask:
         task = ApprovalTask(
             step=step,
@@ -249,6 +367,7 @@ class ApprovalBook(BaseModel):
             form=form,
             opened_at=now,
             due_at=due_at,
+            starter_barred=starter_barred,
         )
         task._assign(resolved)
         self.tasks[step] = task
@@ -284,6 +403,11 @@ class ApprovalBook(BaseModel):
     @classmethod
     def restore(cls, data: dict[str, Any] | None) -> ApprovalBook:
         return cls.model_validate(data) if data else cls()
+
+
+def _deciders(seats: list[str], delegated: dict[str, str]) -> list[str]:
+    """The people who decide `seats` (delegates in their owners' place), each once."""
+    return list(dict.fromkeys(delegated.get(s, s) for s in seats))
 
 
 def required_votes(quorum: int | str, assignees: int) -> int:

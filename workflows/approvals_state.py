@@ -184,6 +184,8 @@ def notify(state: ApprovalState, task: ApprovalTask, kind: str, actor: str | Non
         due_at=task.due_at,
         decision=task.decision,
         actor=actor,
+        recipients=dict(task.contacts) if kind != "decided" else {},
+        on_behalf_of=task.stands_for() if kind != "decided" else {},
     )
     state.spawn(_notify(notice))
 

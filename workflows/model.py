@@ -78,6 +78,8 @@ class Approval(_Strict):
     form: dict[str, Any] | None = None
     timeout: Duration | None = None
     on_timeout: str | None = None
+    #: false: the run's starter may not decide this step (separation of duties, SPEC §11)
+    self_approval: bool = True
 
 
 class Gate(_Strict):

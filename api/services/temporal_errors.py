@@ -31,6 +31,8 @@ from api.errors import (
 UPDATE_ERRORS: dict[str, type[RelayflowError]] = {
     "NotAssignee": Forbidden,
     "NotAllowed": Forbidden,
+    "SelfApprovalNotAllowed": Forbidden,
+    "AlreadyAssignee": Conflict,
     "NotAwaitingDecision": Conflict,
     "AlreadyVoted": Conflict,
     "OutcomeNotAllowed": Conflict,

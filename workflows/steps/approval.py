@@ -15,7 +15,8 @@ Handlers, declared on `TemplateWorkflow` and delegating here:
 - signal `decide`: the same checks, but a refused decision is ignored and
   recorded (`rejected_decisions` in the step output, or the run-level list when
   no task is open at that step); a signal never carries admin rights;
-- update `reassign`: new assignees (re-resolved), the count starts again.
+- update `reassign`: new assignees (re-resolved), the count starts again; without
+  `as_operator` only the caller's own seat, to one user (`workflows.approval_handover`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
+from workflows import approval_handover as handover
 from workflows.approvals import NOT_AWAITING, ApprovalTask
 from workflows.approvals_state import (
     ApprovalState,
@@ -64,6 +66,7 @@ async def run(ctx: StepContext) -> dict[str, Any]:
             resolved=resolved,
             now=now,
             due_at=due,
+            starter_barred=None if spec.self_approval else ctx.rt.inp.started_by,
         )
         notify(state, task, "opened")
     ctx.set_detail(detail(task))
@@ -157,11 +160,13 @@ def _apply(rt: Runtime, task: ApprovalTask, d: DecideInput) -> None:
 
 def validate_reassign(rt: Runtime, r: ReassignInput) -> None:
     state = state_of(rt)
-    state.book.waiting(r.step)
+    task = state.book.waiting(r.step)
     if not r.users and not r.roles:
         raise ApplicationError(
             "reassign needs at least one user or role", type=INVALID_REASSIGN, non_retryable=True
         )
+    if not r.as_operator:
+        handover.check(task, r)
 
 
 async def reassign_update(rt: Runtime, r: ReassignInput) -> StepStatus:
@@ -169,7 +174,11 @@ async def reassign_update(rt: Runtime, r: ReassignInput) -> StepStatus:
     state = state_of(rt)
     task = state.book.waiting(r.step)
     to = Assignees(users=r.users, roles=r.roles)
-    if not await reassign(state, task, to, r.actor, "request"):
+    if r.as_operator:
+        done = await reassign(state, task, to, r.actor, "request")
+    else:
+        done = await handover.hand_over(state, task, r)
+    if not done:
         raise ApplicationError(
             f"step {r.step!r} was decided while reassigning", type=NOT_AWAITING, non_retryable=True
         )
