@@ -47,9 +47,7 @@ class LinkClaims:
 
 
 def _serializer(secret: str) -> URLSafeSerializer:
-    return URLSafeSerializer(
-        secret, salt=SALT, signer_kwargs={"digest_method": hashlib.sha256}
-    )
+    return URLSafeSerializer(secret, salt=SALT, signer_kwargs={"digest_method": hashlib.sha256})
 
 
 def expiry(due_at: datetime | None, now: datetime) -> datetime:

@@ -18,7 +18,9 @@ from api.auth import DirectoryCache
 from api.db import make_engine, migrate, sessionmaker
 from api.errors import install_handlers
 from api.limits import BodySizeLimit
-from api.routes import health, hooks, inbox, runs, schedules, templates, triggers
+from api.routes import decisions, health, hooks, inbox, me, runs, schedules, templates, triggers
+from api.ui import links as ui_links
+from api.ui import routes as ui_routes
 from settings import Settings, get_settings
 
 log = logging.getLogger("relayflow.api")
@@ -63,6 +65,8 @@ def create_app(
     app.add_middleware(BodySizeLimit)
     for module in (health, templates, runs, inbox, schedules, triggers, hooks):
         app.include_router(module.router)
+    for people in (me, decisions, ui_routes, ui_links):  # SPEC §11
+        app.include_router(people.router)
     return app
 
 

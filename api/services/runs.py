@@ -143,6 +143,11 @@ async def decide(
     return await _update(client, run_id, "decide", decision)
 
 
+async def decide_as(client: Client, run_id: str, decision: DecideInput) -> StepStatus:
+    """The `decide` update exactly as given (no admin fallback): decision links."""
+    return await _update(client, run_id, "decide", decision)
+
+
 async def reassign(
     client: Client, run_id: str, step: str, user: User, users: list[str], roles: list[str]
 ) -> StepStatus:
