@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -79,6 +80,16 @@ def wait_http(url: str, stack: Stack, timeout: float = 60) -> None:
     raise RuntimeError(f"{url} did not answer within {timeout:.0f}s")
 
 
+def link_secret(data: Path) -> str:
+    """A random DECISION_LINK_SECRET kept in the data folder, so e-mailed decision links
+    and web-inbox sessions survive a restart of `make run`."""
+    path = data / "decision-link-secret"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s devstack %(message)s")
     s = get_settings()
@@ -87,6 +98,7 @@ def main() -> int:
     env = dict(os.environ)
     env.setdefault("DIRECTORY_FILE", str(ROOT / "deploy" / "directory.yaml"))
     env.setdefault("DATABASE_URL", f"sqlite:///{data / 'relayflow.db'}")
+    env.setdefault("DECISION_LINK_SECRET", link_secret(data))
     host, _, port = s.temporal_address.rpartition(":")
     ui_port = urlparse(s.temporal_ui_url).port or 8233
     stack = Stack()
@@ -116,9 +128,10 @@ def main() -> int:
         api = f"http://{s.api_host}:{s.api_port}"
         wait_http(f"{api}/health", stack)
         subprocess.run([sys.executable, "-m", "api.load_templates", "templates"], cwd=ROOT, env=env, check=True)
-        log.info("relayflow is up:\n  API docs     %s/docs\n  Temporal UI  %s\n"
-                 "  directory    %s (tokens for curl/CLI)\n  Ctrl-C stops everything",
-                 api, s.temporal_ui_url, env["DIRECTORY_FILE"])
+        log.info("relayflow is up:\n  API docs     %s/docs\n  Web inbox    %s/ui (sign in with a token)\n"
+                 "  Temporal UI  %s\n"
+                 "  directory    %s (tokens for curl/CLI/web inbox)\n  Ctrl-C stops everything",
+                 api, api, s.temporal_ui_url, env["DIRECTORY_FILE"])
         while not (problem := stack.failed()):
             time.sleep(0.5)
         log.error("%s; stopping", problem)
