@@ -215,6 +215,7 @@ class ApprovalTask(BaseModel):
                 )
             return d.on_behalf_of
         mine = [s for s in self.seat_list() if self.decider(s) == d.actor]
+        mine.sort(key=lambda s: s != d.actor)  # their own seat first
         if not mine:
             if not d.as_admin:
                 _fail(NOT_ASSIGNEE, f"{d.actor!r} is not an assignee of step {self.step!r}")
