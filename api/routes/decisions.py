@@ -12,7 +12,7 @@ from api.services import decisions
 router = APIRouter(tags=["runs"])
 
 
-@router.post("/decisions", responses=error_responses(401, 413, 422))
+@router.post("/decisions", responses=error_responses(400, 401, 413, 422))
 async def decide_many(body: BulkDecisions, client: TemporalDep, user: CurrentUser) -> BulkResults:
     """Up to 100 decisions as the caller. Always 200: each result's `status` is what
     `POST /runs/{run_id}/steps/{step}/decision` would have answered for that item

@@ -18,7 +18,7 @@ async def get_delegation(session: SessionDep, user: CurrentUser) -> DelegationOu
     return await delegations.get(session, user)
 
 
-@router.put("/delegation", responses=error_responses(401, 413, 422))
+@router.put("/delegation", responses=error_responses(400, 401, 413, 422))
 async def put_delegation(
     body: DelegationIn, request: Request, session: SessionDep, user: CurrentUser
 ) -> DelegationOut:

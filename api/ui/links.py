@@ -18,6 +18,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from activities import decision_links
+from api.auth import assignee_keys
 from api.deps import TemporalDep
 from api.errors import NotFound, RelayflowError
 from api.services import runs
@@ -64,6 +65,16 @@ async def _task_or_page(
         task = await context.load(client, claims.run_id, claims.step)
     except NotFound:
         return pages.message(request, 404, "No such run", f"Run {claims.run_id} does not exist.")
+    user = request.app.state.directory.get().user(claims.user)
+    keys = assignee_keys(user) if user is not None else [f"user:{claims.user}"]
+    if task.open and not task.decides(claims.user, keys) and task.vote_of(claims.user) is None:
+        return pages.message(
+            request,
+            403,
+            "Not assigned to you any more",
+            f"Step {task.step} of {task.run_id} is no longer assigned to {claims.user} "
+            "(it was handed over or reassigned); nothing was decided.",
+        )
     mine = task.vote_of(claims.user)
     if mine is not None and not task.on_behalf_for(claims.user):
         return pages.message(

@@ -302,3 +302,28 @@ async def test_links_and_pages_need_no_bearer_but_refuse_garbage(stack: Stack) -
     # signing in needs the form's CSRF cookie + field
     r = await stack.api.post("/ui/login", data={"token": token("mike"), "csrf": "x"})
     assert r.status_code == 403 and "relayflow_session" not in r.cookies
+
+
+async def test_link_of_a_user_no_longer_assigned_decides_nothing(stack: Stack) -> None:
+    await start(stack, "po-1005", ["mike"])
+    for _ in range(100):
+        if stack.smtp.to("mike@example.com", "po-1005"):
+            break
+        await asyncio.sleep(0.1)
+    [mail] = stack.smtp.to("mike@example.com", "po-1005")
+    approve = link_from(mail.get_body(("plain",)).get_content(), "approved")  # type: ignore[union-attr]
+    r = await stack.api.post(
+        "/runs/po-1005/steps/manager_approval/reassign", json={"users": ["sam"]}, headers=auth("mike")
+    )
+    assert r.status_code == 200, r.text
+    for method in ("GET", "POST"):
+        r = await stack.api.request(method, approve, data={"f.cost_code": "CC-1"})
+        assert r.status_code == 403 and "no longer assigned to mike" in r.text, r.text
+    assert await decisions(stack, "po-1005") == []
+    # sam, who holds the seat now, got his own e-mail with his own links
+    for _ in range(100):
+        if stack.smtp.to("sam@example.com", "po-1005"):
+            break
+        await asyncio.sleep(0.1)
+    [mail] = stack.smtp.to("sam@example.com", "po-1005")
+    assert "reassigned to you" in mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
