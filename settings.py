@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     api_public_url: str = "http://127.0.0.1:8000"
+    # signs the decision links of task e-mails and the /ui session cookies (SPEC §11);
+    # the API and every worker need the same value; unset = no links in e-mails, and
+    # the web inbox signs sessions with a per-process random key (sign-in again on restart)
+    decision_link_secret: str | None = None
     # mTLS to Temporal (same variable names as the Temporal CLI); unset = plain text
     temporal_tls_cert: str | None = None
     temporal_tls_key: str | None = None

@@ -13,15 +13,20 @@ next task without restarting anything. The directory file is read on every call
   holds `user:<id>` (a visibility count query through the worker's own client,
   `activity.client()`); ties go to the earlier candidate. Visibility is eventually
   consistent (about a second on the dev server), so runs opened at the same
-  instant may pick the same person.
+  instant may pick the same person;
+- out-of-office delegations (`activities.delegation`) then move each seat whose
+  owner is away to their delegate (`Resolved.delegated`); the delegates are the
+  ones notified and listed in `Assignees`.
 """
 
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 from temporalio import activity
 
+from activities import delegation
 from activities.directory import Directory, load_directory
 from settings import get_settings
 from workflows.engine.approvals.io import Resolved, ResolveRequest
@@ -64,7 +69,8 @@ async def _loads(users: list[str]) -> list[int]:
 @activity.defn(name="resolve_assignees")
 async def resolve_assignees(req: ResolveRequest) -> Resolved:
     """Resolve users/roles to user ids and emails; `least_loaded` picks one of them."""
-    directory = await asyncio.to_thread(load_directory, get_settings().directory_file)
+    settings = get_settings()
+    directory = await asyncio.to_thread(load_directory, settings.directory_file)
     users = _candidates(directory, req.users, req.roles)
     if req.pick == "least_loaded" and len(users) > 1:
         loads = await _loads(users)
@@ -77,14 +83,26 @@ async def resolve_assignees(req: ResolveRequest) -> Resolved:
             users[best],
         )
         users = [users[best]]
+    stored = await asyncio.to_thread(delegation.stored, settings.database_url)
+    away = delegation.active_map(directory, stored, datetime.now(UTC))
+    delegated = {u: d for u in users if (d := delegation.follow(u, away)) != u}
+    if delegated:
+        activity.logger.info("delegations for %s/%s: %s", req.run_id, req.step, delegated)
     emails: list[str] = []
-    unknown: list[str] = []
-    for uid in users:
+    contacts: dict[str, str] = {}
+    unknown = [uid for uid in users if directory.user(uid) is None]
+    for uid in dict.fromkeys(delegated.get(u, u) for u in users):
         user = directory.user(uid)
-        if user is None:
-            unknown.append(uid)
-        elif user.email and user.email not in emails:
-            emails.append(user.email)
+        if user is not None and user.email:
+            contacts[uid] = user.email
+            if user.email not in emails:
+                emails.append(user.email)
     return Resolved(
-        users=users, emails=emails, roles=list(req.roles), pick=req.pick, unknown=unknown
+        users=users,
+        emails=emails,
+        roles=list(req.roles),
+        pick=req.pick,
+        unknown=unknown,
+        delegated=delegated,
+        contacts=contacts,
     )

@@ -20,8 +20,21 @@ from api.auth import DirectoryCache
 from api.db import make_engine, migrate, sessionmaker
 from api.errors import install_handlers
 from api.limits import BodySizeLimit
-from api.routes import connections, health, hooks, inbox, runs, schedules, templates, triggers
+from api.routes import (
+    connections,
+    decisions,
+    health,
+    hooks,
+    inbox,
+    me,
+    runs,
+    schedules,
+    templates,
+    triggers,
+)
 from api.tokens import DirectoryError
+from api.ui import links as ui_links
+from api.ui import routes as ui_routes
 from settings import Settings, get_settings
 
 log = logging.getLogger("relayflow.api")
@@ -81,6 +94,8 @@ def create_app(
     app.add_middleware(BodySizeLimit)
     for module in (health, templates, runs, inbox, schedules, triggers, hooks, connections):
         app.include_router(module.router)
+    for people in (me, decisions, ui_routes, ui_links):  # SPEC §11
+        app.include_router(people.router)
     return app
 
 

@@ -105,6 +105,8 @@ class ConnectionRow(SQLModel, table=True):
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
     )
     updated_by: str | None = Field(default=None, max_length=200)
+
+
 class TemplateOwner(SQLModel, table=True):
     """One owner of a template name (SPEC §8): may save new versions of it and read its runs.
 
@@ -118,5 +120,19 @@ class TemplateOwner(SQLModel, table=True):
     user_id: str = Field(primary_key=True, max_length=200, index=True)
     added_by: str | None = Field(default=None, max_length=200)
     created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+
+
+class Delegation(SQLModel, table=True):
+    """A user's self-service out-of-office (SPEC §11): their tasks go to `to_user` until
+    `until` (none = until removed). Read by the worker's `resolve_assignees` activity."""
+
+    __tablename__ = "delegations"
+
+    user_id: str = Field(primary_key=True, max_length=200)
+    to_user: str = Field(max_length=200)
+    until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    updated_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
     )

@@ -168,14 +168,32 @@ def inbox(as_json: JsonFlag = False) -> None:
 @app.command()
 @api_errors
 def decide(
-    run_id: Annotated[str, typer.Argument(help="Run id.")],
-    step: Annotated[str, typer.Argument(help="Step address, as listed in `pending` / the inbox.")],
-    outcome: Annotated[str, typer.Argument(help="One of the step's outcomes, e.g. approved.")],
+    run_id: Annotated[str | None, typer.Argument(help="Run id.")] = None,
+    step: Annotated[
+        str | None, typer.Argument(help="Step address, as listed in `pending` / the inbox.")
+    ] = None,
+    outcome: Annotated[
+        str | None, typer.Argument(help="One of the step's outcomes, e.g. approved.")
+    ] = None,
     comment: Annotated[str | None, typer.Option("--comment", "-m", help="Why.")] = None,
     data: Annotated[str | None, typer.Option("--data", help="Form data: JSON or @file.")] = None,
+    bulk: Annotated[
+        str | None,
+        typer.Option(
+            "--bulk",
+            help="A JSON/YAML file (or - for stdin) of decisions: a list of "
+            "{run_id, step, outcome, comment?, data?} or {decisions: [...]} (at most 100).",
+        ),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Decide an approval step as yourself."""
+    """Decide an approval step as yourself (or many with --bulk; exit 1 if any is refused)."""
+    if bulk is not None:
+        if run_id or step or outcome or comment or data:
+            raise typer.BadParameter("--bulk takes no RUN_ID/STEP/OUTCOME, --comment or --data")
+        return _decide_bulk(bulk, as_json)
+    if not (run_id and step and outcome):
+        raise typer.BadParameter("give RUN_ID STEP OUTCOME, or --bulk FILE")
     payload = parse_json_arg(data, "--data")
     with client() as api:
         body = api.decide(run_id, step, outcome, comment=comment, data=payload)
@@ -184,6 +202,22 @@ def decide(
     state = body.get("state") if isinstance(body, dict) else None
     extra = f"; step is now {state}" if state else ""
     out.print(f"{outcome} recorded on {run_id} {step}{extra}", markup=False)
+
+
+def _decide_bulk(source: str, as_json: bool) -> None:
+    loaded = parse_json_arg("@-" if source == "-" else f"@{source}", "--bulk")
+    decisions = loaded.get("decisions") if isinstance(loaded, dict) else loaded
+    if not isinstance(decisions, list):
+        raise typer.BadParameter("expected a list of decisions or {decisions: [...]}", param_hint="--bulk")
+    with client() as api:
+        body = api.request("POST", "/decisions", json={"decisions": decisions})
+    results = body.get("results", []) if isinstance(body, dict) else []
+    if as_json:
+        print_json(body)
+    else:
+        out.print(render.bulk_table(results))
+    if any(r.get("status") != 200 for r in results):
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -155,6 +155,16 @@ def inbox_table(entries: list[dict[str, Any]]) -> Table:
     return table
 
 
+def bulk_table(results: list[dict[str, Any]]) -> Table:
+    """`relayflow decide --bulk`: one row per decision, as the API answered it."""
+    table = new_table("run", "step", "status", "result")
+    for r in results:
+        ok = r.get("status") == 200
+        result = (r.get("decision") or r.get("state") or "recorded") if ok else (r.get("detail") or "")
+        table.add_row(str(r.get("run_id")), str(r.get("step")), str(r.get("status")), str(result))
+    return table
+
+
 def _listed(value: Any) -> str:
     return ", ".join(map(str, value)) if isinstance(value, list) else str(value or "")
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -98,6 +99,16 @@ def wait_http(url: str, stack: Stack, timeout: float = 60) -> None:
     raise RuntimeError(f"{url} did not answer within {timeout:.0f}s")
 
 
+def link_secret(data: Path) -> str:
+    """A random DECISION_LINK_SECRET kept in the data folder, so e-mailed decision links
+    and web-inbox sessions survive a restart of `make run`."""
+    path = data / "decision-link-secret"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s devstack %(message)s")
     s = get_settings()
@@ -110,6 +121,7 @@ def main() -> int:
     env.setdefault("ALLOW_SAMPLE_TOKENS", "true")
     env.setdefault("DATABASE_URL", f"sqlite:///{data / 'relayflow.db'}")
     demo_env(env)
+    env.setdefault("DECISION_LINK_SECRET", link_secret(data))
     host, _, port = s.temporal_address.rpartition(":")
     http_port = (s.temporal_http_address or "").rpartition(":")[2] or str(int(port) + 10)
     ui_port = urlparse(s.temporal_ui_url).port or 8233
@@ -142,10 +154,11 @@ def main() -> int:
         wait_http(f"{api}/health", stack)
         subprocess.run([sys.executable, "-m", "api.load_connections", str(CONNECTIONS)], cwd=ROOT, env=env, check=True)
         subprocess.run([sys.executable, "-m", "api.load_templates", "templates"], cwd=ROOT, env=env, check=True)
-        log.info("relayflow is up:\n  API docs     %s/docs\n  Temporal UI  %s\n"
-                 "  directory    %s (tokens for curl/CLI)\n  egress       actions may reach %s "
+        log.info("relayflow is up:\n  API docs     %s/docs\n  Web inbox    %s/ui (sign in with a token)\n"
+                 "  Temporal UI  %s\n"
+                 "  directory    %s (tokens for curl/CLI/web inbox)\n  egress       actions may reach %s "
                  "(EGRESS_ALLOW) and their connections\n  Ctrl-C stops everything",
-                 api, s.temporal_ui_url, env["DIRECTORY_FILE"], env["EGRESS_ALLOW"])
+                 api, api, s.temporal_ui_url, env["DIRECTORY_FILE"], env["EGRESS_ALLOW"])
         while not (problem := stack.failed()):
             time.sleep(0.5)
         log.error("%s; stopping", problem)

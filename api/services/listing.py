@@ -161,6 +161,14 @@ class InboxItem:
     pending: list[PendingTask]
 
 
+def addressed_to(user: User, keys: list[str], task: PendingTask) -> bool:
+    """`task` is for `user`: named (also as a delegate), or through a role unless the
+    user delegated their seat away (out of office)."""
+    if f"user:{user.id}" in task.assignees:
+        return True
+    return user.id not in task.delegations and bool(set(keys).intersection(task.assignees))
+
+
 async def inbox(client: Client, user: User, limit: int = 200) -> list[InboxItem]:
     """Open approvals assigned to `user` directly or through one of its roles."""
     keys = assignee_keys(user)
@@ -178,7 +186,7 @@ async def inbox(client: Client, user: User, limit: int = 200) -> list[InboxItem]
                 doc, _ = await status(client, wf.id)
             except (RelayflowError, RPCError):  # closed meanwhile: not in the inbox
                 return None
-        mine = [p for p in doc.pending if set(keys).intersection(p.assignees)]
+        mine = [p for p in doc.pending if addressed_to(user, keys, p)]
         return InboxItem(wf.id, doc.template, doc.version, mine) if mine else None
 
     items = await asyncio.gather(*(one(wf) for wf in found))

@@ -18,7 +18,7 @@ from temporalio.client import (
 from temporalio.service import RPCError
 
 from activities.directory import User
-from api.auth import OPERATOR_ROLES, assignee_keys
+from api.auth import OPERATOR_ROLES
 from api.errors import Conflict, Forbidden, Invalid
 from api.services.temporal_errors import (
     closed_or_missing,
@@ -154,6 +154,11 @@ async def decide(
     return await _update(client, run_id, "decide", decision)
 
 
+async def decide_as(client: Client, run_id: str, decision: DecideInput) -> StepStatus:
+    """The `decide` update exactly as given (no admin fallback): decision links."""
+    return await _update(client, run_id, "decide", decision)
+
+
 async def reassign(
     client: Client,
     run_id: str,
@@ -163,21 +168,15 @@ async def reassign(
     roles: list[str],
     desc: WorkflowExecutionDescription | None = None,
 ) -> StepStatus:
-    """The `reassign` update, by an operator/admin or one of the step's current assignees."""
+    """The `reassign` update. Operators and admins may name any users/roles; anyone else
+    may only hand over their own seat to one user (the workflow's validator enforces
+    SPEC §11, so a refused handover writes nothing to history)."""
     if not users and not roles:
         raise Invalid("reassign needs at least one user or role")
-    if not OPERATOR_ROLES.intersection(user.roles):
-        doc, desc = await status(client, run_id, desc)
-        if not is_open(desc):
-            raise Conflict(f"run {run_id!r} is closed ({doc.state})")
-        task = next((p for p in doc.pending if p.step == step), None)
-        if task is None:
-            raise Conflict(f"step {step!r} of run {run_id!r} is not awaiting a decision")
-        if not set(assignee_keys(user)).intersection(task.assignees):
-            raise Forbidden(f"user {user.id!r} is neither an assignee of {step!r} nor an operator")
+    as_operator = bool(OPERATOR_ROLES.intersection(user.roles))
     return await _update(
         client,
         run_id,
         "reassign",
-        ReassignInput(step=step, actor=user.id, users=users, roles=roles),
+        ReassignInput(step=step, actor=user.id, users=users, roles=roles, as_operator=as_operator),
     )

@@ -36,6 +36,9 @@ UPDATE_ERRORS: dict[str, type[RelayflowError]] = {
     ApprovalError.OUTCOME_NOT_ALLOWED: Conflict,
     ApprovalError.INVALID_FORM: Invalid,
     ApprovalError.INVALID_REASSIGN: Invalid,
+    ApprovalError.SELF_APPROVAL: Forbidden,
+    ApprovalError.NOT_ALLOWED: Forbidden,
+    ApprovalError.ALREADY_ASSIGNEE: Conflict,
 }
 
 

@@ -37,6 +37,10 @@ USERS: dict[str, list[str]] = {
     "dirk": ["designer"],
     "carl": [],
     "fay": [],
+    # approvals for people (SPEC §11)
+    "mike": ["buyer"],
+    "mia": ["buyer"],
+    "sam": [],
 }
 
 
@@ -117,23 +121,28 @@ async def api(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture(scope="module")
-async def worker(client: Client, task_queue: str, directory_file: Path) -> AsyncIterator[Worker]:
-    """relayflow's worker; its assignee activity reads the same directory as the API.
+async def worker(
+    client: Client, task_queue: str, directory_file: Path, settings: Settings
+) -> AsyncIterator[Worker]:
+    """relayflow's worker; its assignee activity reads the same directory as the API, and
+    the same database (self-service delegations).
 
-    Module-scoped so DIRECTORY_FILE is set only while these modules run."""
+    Module-scoped so DIRECTORY_FILE / DATABASE_URL are set only while these modules run."""
     from settings import get_settings
 
-    previous = os.environ.get("DIRECTORY_FILE")
-    os.environ["DIRECTORY_FILE"] = str(directory_file)
+    env = {"DIRECTORY_FILE": str(directory_file), "DATABASE_URL": settings.database_url}
+    previous = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
     get_settings.cache_clear()
     try:
         async with new_worker(client, task_queue=task_queue) as w:
             yield w
     finally:
-        if previous is None:
-            os.environ.pop("DIRECTORY_FILE", None)
-        else:
-            os.environ["DIRECTORY_FILE"] = previous
+        for k, v in previous.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
         get_settings.cache_clear()
 
 

@@ -41,3 +41,33 @@ def test_pause_resume_cancel(cli: Cli, stack: Stack) -> None:
     assert cli("cancel", run_id, user="olga").exit_code == 0
     r = cli("wait", run_id, "--timeout", "60")
     assert r.exit_code == 1 and f"run {run_id}: cancelled" in r.stdout
+
+
+def test_decide_bulk_file(cli: Cli, stack: Stack, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`relayflow decide --bulk FILE`: one row per item; exit 1 when any is refused."""
+    tag = uuid.uuid4().hex[:8]
+    ok, closed = f"po-bulk-ok-{tag}", f"po-bulk-closed-{tag}"
+    for run_id in (ok, closed):
+        assert cli("run", "purchase-order", "--input", po_input(stack, 4000, run_id), "--run-id", run_id).exit_code == 0
+        assert cli("wait", run_id, "--until", "waiting", "--timeout", "60").exit_code == 0
+    assert cli("decide", closed, "manager_approval", "rejected", user="mike").exit_code == 0
+    assert cli("wait", closed, "--timeout", "60").exit_code == 0
+    ghost = f"po-bulk-ghost-{tag}"
+    path = tmp_path / "decisions.yaml"
+    path.write_text(
+        "decisions:\n"
+        f"  - {{run_id: {ok}, step: manager_approval, outcome: approved, comment: bulk}}\n"
+        f"  - {{run_id: {closed}, step: manager_approval, outcome: approved}}\n"
+        f"  - {{run_id: {ghost}, step: manager_approval, outcome: approved}}\n"
+    )
+    r = cli("decide", "--bulk", str(path), "--json", user="mike")
+    assert r.exit_code == 1, r.output
+    import json
+
+    results = json.loads(r.stdout)["results"]
+    assert [(x["run_id"], x["status"]) for x in results] == [(ok, 200), (closed, 409), (ghost, 404)]
+    assert cli("wait", ok, "--timeout", "60").exit_code == 0
+    r = cli("decide", "--bulk", str(path), user="mike")
+    assert r.exit_code == 1 and ok in r.stdout and "409" in r.stdout
+    r = cli("decide", "--bulk", str(path), ok, user="mike")
+    assert r.exit_code == 2

@@ -207,8 +207,8 @@ async def test_reassign_replaces_assignees_and_restarts_the_count(client: Client
         await waiting(h, "r")
         await decide(h, "r", "approved", "ann")
         with pytest.raises(WorkflowUpdateFailedError):
-            await reassign(h, "r", "ops")  # nobody to hand it to
-        st = await reassign(h, "r", "bob", roles=["director"])
+            await reassign(h, "r", "ops", as_operator=True)  # nobody to hand it to
+        st = await reassign(h, "r", "ops", as_operator=True, roles=["director"])
         assert st.state == "waiting"
         cur = await status(h)
         assert cur.pending[0].assignees == ["user:dan", "role:director"]
@@ -219,7 +219,7 @@ async def test_reassign_replaces_assignees_and_restarts_the_count(client: Client
         await h.result()
         out = (await status(h)).steps["r"].output
         rec = out["reassignments"][0]
-        assert rec["actor"] == "bob" and rec["users"] == ["dan"] and rec["reason"] == "request"
+        assert rec["actor"] == "ops" and rec["users"] == ["dan"] and rec["reason"] == "request"
         assert [v["actor"] for v in rec["discarded"]] == ["ann"]
         assert [v["actor"] for v in out["decisions"]] == ["dan"]
 

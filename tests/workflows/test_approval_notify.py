@@ -63,7 +63,23 @@ async def until(pred: Any, timeout: float = 10) -> None:
     raise AssertionError("condition not met")
 
 
-async def test_opened_reassigned_decided_emails(client: Client, smtp: Inbox) -> None:
+def text_of(msg: Message) -> str:
+    part = msg.get_body(("plain",))  # type: ignore[attr-defined]
+    assert part is not None
+    return str(part.get_content())
+
+
+def html_of(msg: Message) -> str:
+    part = msg.get_body(("html",))  # type: ignore[attr-defined]
+    assert part is not None
+    return str(part.get_content())
+
+
+async def test_opened_reassigned_decided_emails(
+    client: Client, smtp: Inbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DECISION_LINK_SECRET", "notify-test-secret-0123456789")
+    get_settings.cache_clear()
     d = {
         "steps": [
             approval("po", assignees={"roles": ["manager"]}, timeout="1d", on_timeout="rejected")
@@ -72,29 +88,39 @@ async def test_opened_reassigned_decided_emails(client: Client, smtp: Inbox) -> 
     async with approval_worker(client) as w:
         h = await start(client, w, d)
         await waiting(h, "po")
-        await until(lambda: len(smtp.messages) == 1)
-        opened = smtp.messages[0]
-        assert opened["X-Rcpt"] == "ann@example.com,bob@example.com"
-        assert opened["Subject"].strip().startswith("[relayflow] Approval needed: po")
-        body = opened.get_content()
-        assert f"https://relay.example/runs/{h.id}" in body
-        assert f"/namespaces/default/workflows/{h.id}" in body  # Temporal UI link
-        assert "Due:" in body
-        assert opened["Message-ID"]
-
-        await reassign(h, "po", "ops", users=["cat"])
+        # one message per assignee, each with their own signed links (text and HTML)
         await until(lambda: len(smtp.messages) == 2)
-        assert smtp.messages[1]["X-Rcpt"] == "cat@example.com"
-        assert "reassigned to you" in smtp.messages[1].get_content()
+        opened = sorted(smtp.messages, key=lambda m: str(m["X-Rcpt"]))
+        assert [m["X-Rcpt"] for m in opened] == ["ann@example.com", "bob@example.com"]
+        links: list[set[str]] = []
+        for msg in opened:
+            assert msg["Subject"].strip().startswith("[relayflow] Approval needed: po")
+            body = text_of(msg)
+            assert f"https://relay.example/runs/{h.id}" in body
+            assert f"/namespaces/default/workflows/{h.id}" in body  # Temporal UI link
+            assert f"https://relay.example/ui/tasks/{h.id}/po" in body
+            assert "Due:" in body
+            mine = {line.split(": ", 1)[1] for line in body.splitlines() if line.startswith("  ")}
+            assert len(mine) == 2 and all(u.startswith("https://relay.example/d/") for u in mine)
+            for url in mine:
+                assert url.replace("&", "&amp;") in html_of(msg) or url in html_of(msg)
+            links.append(mine)
+        assert not links[0] & links[1]  # ann's links are not bob's
+        assert len({m["Message-ID"] for m in opened}) == 2
+
+        await reassign(h, "po", "ops", as_operator=True, users=["cat"])
+        await until(lambda: len(smtp.messages) == 3)
+        assert smtp.messages[2]["X-Rcpt"] == "cat@example.com"
+        assert "reassigned to you" in text_of(smtp.messages[2])
 
         await decide(h, "po", "approved", "cat")
         await h.result()  # the run waits for the in-flight notification before closing
-        assert len(smtp.messages) == 3
-        decided = smtp.messages[2]
+        assert len(smtp.messages) == 4
+        decided = smtp.messages[3]
         assert decided["Subject"] == "[relayflow] Decided: po → approved"
-        assert "By: cat" in decided.get_content()
+        assert "By: cat" in text_of(decided)
     ids = {m["Message-ID"] for m in smtp.messages}
-    assert len(ids) == 3
+    assert len(ids) == 4
 
 
 async def test_without_smtp_notifications_are_skipped(client: Client) -> None:

@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 from temporalio.exceptions import ApplicationError
 
-from workflows.engine.approvals.book import ApprovalBook, ApprovalTask, form_errors
+from workflows.engine.approvals.book import ApprovalBook
 from workflows.engine.approvals.io import Resolved
+from workflows.engine.approvals.records import form_errors
+from workflows.engine.approvals.task import ApprovalTask
 from workflows.engine.io import DecideInput
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -154,3 +156,102 @@ def test_least_loaded_task_does_not_publish_the_role() -> None:
     t = task(["b"], roles=["mgr"])
     t.pick = "least_loaded"
     assert t.keys() == ["user:b"]
+
+
+# -- approvals for people (SPEC §11): seats, delegation, separation of duties ----------
+
+
+def people_task(
+    users: list[str], delegated: dict[str, str] | None = None, quorum: Any = 1, **kw: Any
+) -> ApprovalTask:
+    return ApprovalBook().open(
+        "s",
+        outcomes=["approved", "rejected"],
+        quorum=quorum,
+        form=None,
+        resolved=Resolved(
+            users=users,
+            delegated=delegated or {},
+            contacts={u: f"{u}@x" for u in [*users, *(delegated or {}).values()]},
+        ),
+        now=NOW,
+        due_at=None,
+        starter_barred=kw.get("starter"),
+    )
+
+
+def test_delegate_holds_the_seat_and_votes_on_behalf() -> None:
+    t = people_task(["mike", "ann"], {"mike": "mia"}, quorum="all")
+    assert t.users == ["mia", "ann"] and t.required == 2
+    assert t.pending().delegations == {"mike": "mia"}
+    assert t.emails == ["mia@x", "ann@x"] and "mike" not in t.contacts
+    assert refused(t, "mike", "approved") == "NotAssignee"
+    assert vote(t, "mia", "approved") is None
+    assert t.votes[0].on_behalf_of == "mike" and t.votes[0].seat == "mike"
+    assert refused(t, "mia", "approved") == "AlreadyVoted"
+    assert vote(t, "ann", "approved") == "approved"
+    assert t.output()["decisions"][1]["on_behalf_of"] is None
+
+
+def test_a_delegate_who_is_also_an_assignee_holds_two_seats() -> None:
+    t = people_task(["mike", "mia"], {"mike": "mia"}, quorum="all")
+    assert t.users == ["mia"] and t.required == 2  # one person, two seats
+    assert t.stands_for() == {"mia": ["mike"]}
+    assert vote(t, "mia", "approved") is None  # her own seat first
+    assert t.votes[0].on_behalf_of is None
+    assert refused(t, "mia", "approved", on_behalf_of="ann") == "NotAssignee"
+    assert vote(t, "mia", "approved", on_behalf_of="mike") == "approved"
+    assert t.votes[1].on_behalf_of == "mike"
+
+
+def test_self_approval_false_bars_the_starter() -> None:
+    t = people_task(["eve", "ann"], quorum="all", starter="eve")
+    assert t.users == ["ann"] and t.required == 1  # the starter holds no seat
+    assert refused(t, "eve", "approved") == "SelfApprovalNotAllowed"
+    assert refused(t, "eve", "approved", as_admin=True) == "SelfApprovalNotAllowed"
+    # nobody decides for the starter, and the starter decides for nobody
+    t2 = people_task(["eve", "mike"], {"eve": "mia", "mike": "eve"}, starter="eve")
+    assert t2.users == ["mike"] and t2.delegated == {}
+    assert vote(t, "ann", "approved") == "approved"
+
+
+def test_handover_rules() -> None:
+    from workflows.engine.approvals import handover as h
+    from workflows.engine.io import ReassignInput
+
+    t = people_task(["mike", "ann"], {"ann": "mia"}, quorum="all", starter="eve")
+
+    def refusal(actor: str, **kw: Any) -> str:
+        with pytest.raises(ApplicationError) as e:
+            h.check(t, ReassignInput(step="s", actor=actor, **kw))
+        return e.value.type or ""
+
+    assert refusal("mike", users=["mike"]) == "AlreadyAssignee"
+    assert refusal("mike", users=["mia"]) == "AlreadyAssignee"  # a decider already
+    assert refusal("mike", users=["ann"]) == "AlreadyAssignee"  # a seat owner already
+    assert refusal("mike", users=["eve"]) == "SelfApprovalNotAllowed"
+    assert refusal("mike", users=["sam", "tom"]) == "NotAllowed"
+    assert refusal("mike", roles=["buyer"]) == "NotAllowed"
+    assert refusal("sam", users=["tom"]) == "NotAssignee"
+    h.check(t, ReassignInput(step="s", actor="mia", users=["sam"]))  # her (delegated) seat
+    assert vote(t, "mike", "approved") is None
+    t.hand_over("mia", Resolved(users=["sam"], contacts={"sam": "sam@x"}), NOW)
+    assert t.seat_list() == ["mike", "sam"] and t.users == ["mike", "sam"] and t.delegated == {}
+    assert t.votes == [] and t.reassignments[-1].reason == "handover"
+    assert t.emails == ["mike@x", "sam@x"]
+
+
+def test_tasks_snapshotted_before_seats_restore() -> None:
+    old = {
+        "tasks": {
+            "s": {
+                "step": "s", "outcomes": ["approved", "rejected"], "users": ["a", "b"],
+                "quorum": "all", "required": 2, "opened_at": NOW.isoformat(),
+                "votes": [{"actor": "a", "outcome": "approved", "at": NOW.isoformat()}],
+            }
+        }
+    }
+    t = ApprovalBook.restore(old).tasks["s"]
+    assert t.seat_list() == ["a", "b"]
+    assert refused(t, "a", "approved") == "AlreadyVoted"
+    assert vote(t, "b", "approved") == "approved"

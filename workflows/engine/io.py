@@ -51,6 +51,9 @@ class DecideInput(BaseModel):
     data: dict[str, Any] | None = None
     # set by the API when the actor decides as `admin` (recorded on the decision)
     as_admin: bool = False
+    # the seat owner a delegate decides for (SPEC §11); unset = the workflow picks the
+    # actor's own seat first, then the seats delegated to them, in assignee order
+    on_behalf_of: str | None = None
 
 
 class ReassignInput(BaseModel):
@@ -60,6 +63,9 @@ class ReassignInput(BaseModel):
     actor: str
     users: list[str] = Field(default_factory=list)
     roles: list[str] = Field(default_factory=list)
+    # set by the API for `operator`/`admin` callers: any new assignees. Without it the
+    # actor may only hand over their own seat to one user (SPEC §11 reassignment)
+    as_operator: bool = False
 
 
 class ActionRequest(BaseModel):
@@ -96,6 +102,8 @@ class PendingTask(BaseModel):
     assignees: list[str] = Field(default_factory=list)  # "user:<id>" / "role:<name>"
     outcomes: list[str] = Field(default_factory=list)
     due_at: datetime | None = None
+    # seat owner -> the delegate who decides in their place (SPEC §11 delegation)
+    delegations: dict[str, str] = Field(default_factory=dict)
 
 
 class RunStatus(BaseModel):

@@ -2,7 +2,8 @@
 
 `assignees` (`users`, `roles`, `pick`), `quorum` (a number or `all`), `outcomes`
 (default approved/rejected), an optional `form` (JSON Schema of the data a decider
-submits), `timeout` + `on_timeout` (an outcome, or `fail`). The step succeeds with
+submits), `timeout` + `on_timeout` (an outcome, or `fail`), `self_approval: false`
+(the run's starter may not decide). The step succeeds with
 `decision` = the winning outcome (`rejected` is a decision, not a failure). Its
 machinery — the book of open tasks, quorum, the decide/reassign handlers,
 notifications — lives in `workflows.engine.approvals`.
@@ -28,6 +29,8 @@ class Approval(Strict):
     form: dict[str, Any] | None = None
     timeout: Duration | None = None
     on_timeout: str | None = None
+    #: false: the run's starter may not decide this step (separation of duties, SPEC §11)
+    self_approval: bool = True
 
 
 class ApprovalStep(StepBase):

@@ -16,6 +16,12 @@ class ApprovalError(StrEnum):
     OUTCOME_NOT_ALLOWED = "OutcomeNotAllowed"
     INVALID_FORM = "InvalidForm"
     INVALID_REASSIGN = "InvalidReassign"
+    #: `self_approval: false` and the actor started the run (SPEC §11 separation of duties)
+    SELF_APPROVAL = "SelfApprovalNotAllowed"
+    #: an assignee asked for more than handing over their own seat to one user
+    NOT_ALLOWED = "NotAllowed"
+    #: the user named in a handover already decides this step
+    ALREADY_ASSIGNEE = "AlreadyAssignee"
 
 
 def refuse(kind: ApprovalError, message: str, *details: Any) -> NoReturn:

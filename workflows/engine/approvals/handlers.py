@@ -7,7 +7,8 @@
 - signal `decide`: the same checks, but a refused decision is ignored and recorded
   (`rejected_decisions` in the step output, or the run-level list when no task is
   open at that step); a signal never carries admin rights;
-- update `reassign`: new assignees (re-resolved), the count starts again.
+- update `reassign`: new assignees (re-resolved), the count starts again; without
+  `as_operator` only the caller's own seat, to one user (`handover`).
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from __future__ import annotations
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
-from workflows.engine.approvals.book import ApprovalTask
+from workflows.engine.approvals import handover
 from workflows.engine.approvals.errors import ApprovalError, refuse
 from workflows.engine.approvals.state import reassign, state_of
+from workflows.engine.approvals.task import ApprovalTask
 from workflows.engine.io import DecideInput, ReassignInput, StepStatus
 from workflows.engine.runtime import Runtime
 from workflows.language.model import Assignees
@@ -61,16 +63,22 @@ def _apply(rt: Runtime, task: ApprovalTask, d: DecideInput) -> None:
 
 
 def validate_reassign(rt: Runtime, r: ReassignInput) -> None:
-    state_of(rt).book.waiting(r.step)
+    task = state_of(rt).book.waiting(r.step)
     if not r.users and not r.roles:
         refuse(ApprovalError.INVALID_REASSIGN, "reassign needs at least one user or role")
+    if not r.as_operator:
+        handover.check(task, r)
 
 
 async def reassign_update(rt: Runtime, r: ReassignInput) -> StepStatus:
     validate_reassign(rt, r)
     state = state_of(rt)
     task = state.book.waiting(r.step)
-    to = Assignees(users=r.users, roles=r.roles)
-    if not await reassign(state, task, to, r.actor, "request"):
+    if r.as_operator:
+        to = Assignees(users=r.users, roles=r.roles)
+        done = await reassign(state, task, to, r.actor, "request")
+    else:
+        done = await handover.hand_over(state, task, r)
+    if not done:
         refuse(ApprovalError.NOT_AWAITING, f"step {r.step!r} was decided while reassigning")
     return rt.statuses[r.step].model_copy(deep=True)

@@ -21,7 +21,12 @@ class ResolveRequest(BaseModel):
 
 
 class Resolved(BaseModel):
-    """Result of `resolve_assignees`: concrete user ids (+ emails) and the roles as written."""
+    """Result of `resolve_assignees`: concrete user ids (+ emails) and the roles as written.
+
+    `users` are the seats (the people the task is for); `delegated` maps a seat whose
+    owner is away (SPEC §11 delegation) to the user who decides in their place (the end
+    of the delegation chain); `contacts` maps every decider to their email address.
+    """
 
     users: list[str] = Field(default_factory=list)
     emails: list[str] = Field(default_factory=list)
@@ -29,6 +34,10 @@ class Resolved(BaseModel):
     pick: str = "all"
     #: user ids named in the template but missing from the directory (kept as assignees)
     unknown: list[str] = Field(default_factory=list)
+    #: seat owner -> the delegate who decides for them (absent: the owner decides)
+    delegated: dict[str, str] = Field(default_factory=dict)
+    #: decider -> email (deciders without an email are absent)
+    contacts: dict[str, str] = Field(default_factory=dict)
 
 
 class TaskNotice(BaseModel):
@@ -44,3 +53,8 @@ class TaskNotice(BaseModel):
     due_at: datetime | None = None
     decision: str | None = None
     actor: str | None = None
+    #: decider -> email: `opened`/`reassigned` notices go to each one separately, with
+    #: their own signed decision links (SPEC §11); empty = one message to `emails`
+    recipients: dict[str, str] = Field(default_factory=dict)
+    #: decider -> the seat owners they stand in for (shown in the message)
+    on_behalf_of: dict[str, list[str]] = Field(default_factory=dict)

@@ -23,8 +23,10 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows.engine import sla
-from workflows.engine.approvals.book import MAX_IGNORED, ApprovalBook, ApprovalTask, Ignored
+from workflows.engine.approvals.book import ApprovalBook
 from workflows.engine.approvals.io import Resolved, ResolveRequest, TaskNotice
+from workflows.engine.approvals.records import MAX_IGNORED, Ignored
+from workflows.engine.approvals.task import ApprovalTask
 from workflows.engine.io import DecideInput, PendingTask
 from workflows.engine.runtime import Runtime
 from workflows.engine.search_attributes import ASSIGNEES, TEMPLATE_NAME
@@ -156,6 +158,8 @@ def notify(state: ApprovalState, task: ApprovalTask, kind: str, actor: str | Non
         due_at=task.due_at,
         decision=task.decision,
         actor=actor,
+        recipients=dict(task.contacts) if kind != "decided" else {},
+        on_behalf_of=task.stands_for() if kind != "decided" else {},
     )
     state.rt.spawn(_notify(notice))
 

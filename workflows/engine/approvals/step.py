@@ -14,7 +14,6 @@ from typing import Any, Literal, Protocol
 
 from temporalio import workflow
 
-from workflows.engine.approvals.book import ApprovalTask
 from workflows.engine.approvals.state import (
     ApprovalState,
     detail,
@@ -22,6 +21,7 @@ from workflows.engine.approvals.state import (
     resolve,
     state_of,
 )
+from workflows.engine.approvals.task import ApprovalTask
 from workflows.engine.context import StepContext, StepFailure
 from workflows.language.durations import parse_duration
 from workflows.language.model import Assignees
@@ -36,6 +36,7 @@ class ApprovalSpec(Protocol):
     form: dict[str, Any] | None
     timeout: str | None
     on_timeout: str | None
+    self_approval: bool
 
 
 async def run(ctx: StepContext, spec: ApprovalSpec) -> dict[str, Any]:
@@ -53,6 +54,7 @@ async def run(ctx: StepContext, spec: ApprovalSpec) -> dict[str, Any]:
             resolved=resolved,
             now=now,
             due_at=due,
+            starter_barred=None if spec.self_approval else ctx.rt.inp.started_by,
         )
         notify(state, task, "opened")
     ctx.set_detail(detail(task))
