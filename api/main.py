@@ -12,13 +12,14 @@ from contextlib import asynccontextmanager
 import anyio
 from fastapi import FastAPI
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from api.auth import DirectoryCache
+from api.codec_access import CodecCORS, ui_origins
 from api.db import make_engine, migrate, sessionmaker
 from api.errors import install_handlers
-from api.limits import BodySizeLimit
-from api.routes import health, hooks, inbox, runs, schedules, templates, triggers
+from api.limits import CODEC_MAX_BODY, BodySizeLimit
+from api.routes import codec, health, hooks, inbox, runs, schedules, templates, triggers
+from payload_codec import data_converter
 from settings import Settings, get_settings
 
 log = logging.getLogger("relayflow.api")
@@ -42,7 +43,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.temporal = await Client.connect(
             settings.temporal_address,
             namespace=settings.temporal_namespace,
-            data_converter=pydantic_data_converter,
+            data_converter=data_converter(settings),
             tls=settings.temporal_tls(),
             lazy=True,
         )
@@ -60,8 +61,9 @@ def create_app(
     app.state.settings = settings or get_settings()
     app.state.temporal = temporal_client
     install_handlers(app)
-    app.add_middleware(BodySizeLimit)
-    for module in (health, templates, runs, inbox, schedules, triggers, hooks):
+    app.add_middleware(BodySizeLimit, prefix_limits={"/codec/": CODEC_MAX_BODY})
+    app.add_middleware(CodecCORS, origins=ui_origins(app.state.settings.temporal_ui_url))
+    for module in (health, templates, runs, inbox, schedules, triggers, hooks, codec):
         app.include_router(module.router)
     return app
 

@@ -11,10 +11,11 @@ from typing import Any
 
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from payload_codec import data_converter
+from settings import get_settings
 from workflows import search_attributes as sa
 
 
@@ -33,7 +34,7 @@ async def start_dev_server() -> WorkflowEnvironment:
     return await WorkflowEnvironment.start_local(
         dev_server_existing_path=binary("temporal"),
         search_attributes=sa.ALL,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(get_settings()),
         dev_server_log_level="error",
     )
 
@@ -41,7 +42,7 @@ async def start_dev_server() -> WorkflowEnvironment:
 async def start_time_skipping() -> WorkflowEnvironment:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=binary("temporal-test-server"),
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(get_settings()),
     )
     # the test server must know custom search attributes, else upserts retry forever
     await env.client.operator_service.add_search_attributes(
