@@ -17,7 +17,7 @@ OPS = (ROOT / "docs" / "operations.md").read_text()
 TUTORIAL = (ROOT / "docs" / "tutorial.md").read_text()
 TOP = ("deploy/", "tests/", "templates/", "scripts/", "alembic/", "workflows/", "api/", "cli/")
 # names the docs mention that are not relayflow settings (Temporal's own, the CLI's)
-FOREIGN = re.compile(r"^(TEMPORAL_AUTH_\w+|RELAYFLOW_(API|TOKEN))$")
+FOREIGN = re.compile(r"^(TEMPORAL_(AUTH|CODEC)_\w+|RELAYFLOW_(API|TOKEN))$")
 
 
 def backticked(text: str) -> set[str]:
