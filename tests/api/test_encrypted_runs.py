@@ -77,9 +77,10 @@ async def stack(
 
 
 async def raw_history(client: Client, run_id: str) -> WorkflowHistory:
-    """The history exactly as Temporal stores it (the session client has no codec)."""
-    assert client.data_converter.payload_codec is None
-    return await client.get_workflow_handle(run_id).fetch_history()
+    """The history exactly as Temporal stores it, fetched by a client without any codec."""
+    plain = keyed(client, "")
+    assert plain.data_converter.payload_codec is None
+    return await plain.get_workflow_handle(run_id).fetch_history()
 
 
 def raw_bytes(history: WorkflowHistory) -> bytes:

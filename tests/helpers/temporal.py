@@ -7,8 +7,9 @@ import sys
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from google.protobuf.message import Message
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
@@ -73,3 +74,39 @@ def new_worker(
         activities=list(activities) if activities is not None else relayflow_worker.activities(),
         **kwargs,
     )
+
+
+_PAYLOAD = "temporal.api.common.v1.Payload"
+M = TypeVar("M", bound=Message)
+
+
+async def decoded(client: Client, message: M) -> M:
+    """A copy of a history proto (an event, a whole history) with every payload run through
+    the client's codec: what a reader holding PAYLOAD_KEYS sees. Without keys: unchanged.
+
+    Tests that look into raw history bytes use it so they hold with encryption on too."""
+    codec = client.data_converter.payload_codec
+    if codec is None:
+        return message
+    out = type(message)()
+    out.CopyFrom(message)
+
+    async def walk(m: Message) -> None:
+        for field, value in m.ListFields():
+            if field.message_type is None:
+                continue
+            if field.message_type.GetOptions().map_entry:
+                items = list(value.values()) if field.message_type.fields_by_name["value"].message_type else []
+            elif field.is_repeated:
+                items = list(value)
+            else:
+                items = [value]
+            for item in items:
+                if item.DESCRIPTOR.full_name == _PAYLOAD:
+                    [plain] = await codec.decode([item])
+                    item.CopyFrom(plain)
+                else:
+                    await walk(item)
+
+    await walk(out)
+    return out
