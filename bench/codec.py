@@ -99,7 +99,15 @@ async def run(
 if __name__ == "__main__":
     import json
     import sys
+    from datetime import UTC, datetime
+
+    from bench.common import loadavg
+    from bench.report import codec as render
 
     quick = "--quick" in sys.argv
+    start, load0 = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), loadavg()
     res = asyncio.run(run(rounds=2 if quick else 6, scale=0.15 if quick else 0.5))
     print(json.dumps(res, indent=1, default=str))
+    print(f"\n`python -m bench.codec{' --quick' if quick else ''}` on {start}; "
+          f"load average (1/5/15 min) {load0} at start, {loadavg()} at end.\n")
+    print("\n".join(render(res)))
