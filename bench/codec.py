@@ -11,9 +11,12 @@ without and with the codec, and what the codec adds to each side's CPU per run.
 from __future__ import annotations
 
 import asyncio
+import os
+import time
 import uuid
 from typing import Any
 
+from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 
 from bench import harness
@@ -36,6 +39,22 @@ async def _input_encoding(client: Client, run_id: str) -> str:
     history = await client.get_workflow_handle(run_id).fetch_history()
     payloads = history.events[0].workflow_execution_started_event_attributes.input.payloads
     return payloads[0].metadata["encoding"].decode() if payloads else "none"
+
+
+async def micro(sizes: tuple[int, ...] = (100, 1_000, 100_000, 1_500_000)) -> dict[str, float]:
+    """The codec alone: microseconds of CPU to encrypt + decrypt one payload of each size."""
+    conv = data_converter(Settings(_env_file=None, payload_keys=f"m:{new_key()}"))  # type: ignore[call-arg]
+    codec = conv.payload_codec
+    assert codec is not None
+    out: dict[str, float] = {}
+    for size in sizes:
+        payload = Payload(metadata={"encoding": b"json/plain"}, data=os.urandom(size))
+        reps = max(20, 2_000_000 // size)
+        t0 = time.process_time()
+        for _ in range(reps):
+            await codec.decode(await codec.encode([payload]))
+        out[str(size)] = 1e6 * (time.process_time() - t0) / reps
+    return out
 
 
 def _ratio(a: float, b: float) -> float:
@@ -67,6 +86,7 @@ async def run(
                     await batch(starters[side], prefix, n, concurrency, stats[side], rig.server_pid)
             encodings = {side: await _input_encoding(plain, stats[side].ids[0]) for side in SIDES}
     out: dict[str, Any] = {
+        "codec_us_per_payload": await micro(),
         "shape": shape, "activities": activities, "rounds": rounds, "concurrency": concurrency,
         "runs_per_batch": n, "sides": {side: stats[side].report() for side in SIDES},
         "input_encoding": encodings,  # proof the +codec sides really encrypted
