@@ -7,14 +7,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DATA_DIR = Path(__file__).resolve().parent / ".data"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    # hide_input_in_errors: a bad value must not print secrets (PAYLOAD_KEYS, SMTP_PASSWORD) to logs
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", hide_input_in_errors=True)
 
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
@@ -50,6 +51,8 @@ class Settings(BaseSettings):
     egress_allow: str = ""
     #: Temporal's HTTP API; default: TEMPORAL_ADDRESS's host with its port + 10
     temporal_http_address: str | None = None
+    # encrypted payloads (SPEC §12, payload_codec.py): "<id>:<base64 of 32 bytes>,…"; unset = off
+    payload_keys: SecretStr = SecretStr("")
 
     @field_validator("webhook_secrets", mode="before")
     @classmethod
@@ -65,6 +68,15 @@ class Settings(BaseSettings):
             if port.isdigit():
                 self.temporal_http_address = f"{host}:{int(port) + 10}"
         return self
+
+    @field_validator("payload_keys")
+    @classmethod
+    def _check_payload_keys(cls, v: SecretStr) -> SecretStr:
+        """A malformed PAYLOAD_KEYS stops startup with the entry and the problem (never the key)."""
+        from payload_codec import parse_keys
+
+        parse_keys(v.get_secret_value())
+        return v
 
     def temporal_tls(self) -> Any:
         """`tls=` for `Client.connect`: a TLSConfig when any TEMPORAL_TLS_* file is set, else False."""

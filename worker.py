@@ -13,9 +13,9 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
+from payload_codec import data_converter
 from settings import get_settings
 
 log = logging.getLogger("relayflow.worker")
@@ -44,7 +44,7 @@ async def connect() -> Client:
     return await Client.connect(
         s.temporal_address,
         namespace=s.temporal_namespace,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(s),
         tls=s.temporal_tls(),
     )
 

@@ -14,13 +14,14 @@ from contextlib import asynccontextmanager
 import anyio
 from fastapi import FastAPI
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from api.auth import DirectoryCache
+from api.codec_access import CodecCORS, ui_origins
 from api.db import make_engine, migrate, sessionmaker
 from api.errors import install_handlers
-from api.limits import BodySizeLimit
+from api.limits import CODEC_MAX_BODY, BodySizeLimit
 from api.routes import (
+    codec,
     connections,
     decisions,
     health,
@@ -35,6 +36,7 @@ from api.routes import (
 from api.tokens import DirectoryError
 from api.ui import links as ui_links
 from api.ui import routes as ui_routes
+from payload_codec import data_converter
 from settings import Settings, get_settings
 
 log = logging.getLogger("relayflow.api")
@@ -66,7 +68,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.temporal = await Client.connect(
             settings.temporal_address,
             namespace=settings.temporal_namespace,
-            data_converter=pydantic_data_converter,
+            data_converter=data_converter(settings),
             tls=settings.temporal_tls(),
             lazy=True,
         )
@@ -91,8 +93,9 @@ def create_app(
     app.state.settings = settings or get_settings()
     app.state.temporal = temporal_client
     install_handlers(app)
-    app.add_middleware(BodySizeLimit)
-    for module in (health, templates, runs, inbox, schedules, triggers, hooks, connections):
+    app.add_middleware(BodySizeLimit, prefix_limits={"/codec/": CODEC_MAX_BODY})
+    app.add_middleware(CodecCORS, origins=ui_origins(app.state.settings.temporal_ui_url))
+    for module in (health, templates, runs, inbox, schedules, triggers, hooks, connections, codec):
         app.include_router(module.router)
     for people in (me, decisions, ui_routes, ui_links):  # SPEC §11
         app.include_router(people.router)

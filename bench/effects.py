@@ -39,11 +39,14 @@ async def retrying(fn: Any, attempts: int = 60, delay: float = 1.0) -> Any:
 async def completions(client: Client, run_id: str) -> dict[str, float]:
     """Idempotency key → time Temporal recorded the activity's completion."""
     history = await client.get_workflow_handle(run_id).fetch_history()
+    codec = client.data_converter.payload_codec
     keys: dict[int, str] = {}
     done: dict[str, float] = {}
     for e in history.events:
         if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-            payloads = e.activity_task_scheduled_event_attributes.input.payloads
+            payloads = list(e.activity_task_scheduled_event_attributes.input.payloads)
+            if codec is not None:  # PAYLOAD_KEYS set: the stored input is encrypted
+                payloads = await codec.decode(payloads)
             try:
                 keys[e.event_id] = json.loads(payloads[0].data)["idempotency_key"]
             except (IndexError, KeyError, ValueError):

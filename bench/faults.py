@@ -29,11 +29,12 @@ from typing import Any
 
 import httpx
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from bench.api_rig import ADMIN, MANAGER, api_env
 from bench.effects import retrying, verify
 from bench.procs import ApiProc, DevServer, Receiver, WorkerProc
+from payload_codec import data_converter
+from settings import get_settings
 
 STEPS = 3
 
@@ -85,7 +86,7 @@ async def stack(receiver_delay: float = 0.02) -> AsyncIterator[Stack]:
     apip = ApiProc(server.address, tq, workdir, **env)
     try:
         client = await retrying(
-            lambda: Client.connect(server.address, data_converter=pydantic_data_converter)
+            lambda: Client.connect(server.address, data_converter=data_converter(get_settings()))
         )
         worker.start()
         apip.start()

@@ -190,6 +190,35 @@ def profile(p: dict[str, Any]) -> list[str]:
     return [*out, ""]
 
 
+def codec(c: dict[str, Any]) -> list[str]:
+    """Section 6: the same shape with and without the AES-GCM payload codec."""
+    rows = ["| side | runs/s | p50 / p99 ms | CPU ms/run | server CPU ms/run | failed |", "|---|---|---|---|---|---|"]
+    for side, r in c["sides"].items():
+        rows.append(f"| {side} | {_f(r['runs_per_s'])} | {_f(r['p50_ms'], 0)} / {_f(r['p99_ms'], 0)} | "
+                    f"{_f(r['cpu_ms_per_run'])} | {_f(r['server_cpu_ms_per_run'])} | {r['failed']} |")
+    factor, added, tput = c["codec_cpu_factor"], c["codec_cpu_ms"], c["codec_tput_factor"]
+    return [
+        f"Shape `{c['shape']}` ({c['activities']} activities), {c['rounds']} rounds of one batch of "
+        f"{c['runs_per_batch']} runs per side (order A B C D, D C B A, …), {c['concurrency']} in flight. "
+        "`+codec` = the converter `PAYLOAD_KEYS` turns on (AES-256-GCM on every payload, failures "
+        "encoded) on both the client and that side's worker; CPU as in section 1.",
+        "",
+        *rows,
+        "",
+        f"- {c['shape']} CPU ratio relayflow / hand-written: **{_f(c['cpu_ratio'], 3)}** without the "
+        f"codec, **{_f(c['cpu_ratio_codec'], 3)}** with it.",
+        f"- What the codec adds (client + worker CPU per run): relayflow +{_f(added['relayflow'])} ms "
+        f"(x{_f(factor['relayflow'], 3)}), hand-written +{_f(added['handwritten'])} ms "
+        f"(x{_f(factor['handwritten'], 3)}); throughput with / without: relayflow "
+        f"{_f(tput['relayflow'], 3)}, hand-written {_f(tput['handwritten'], 3)}.",
+        "- The codec alone (encrypt + decrypt one payload, CPU µs): "
+        + ", ".join(f"{int(size):,} B {_f(us)}" for size, us in c.get("codec_us_per_payload", {}).items())
+        + ". The rest of the added CPU is the SDK handing every payload of each activation, "
+        "completion and client call to the codec and copying the result back.",
+        "",
+    ]
+
+
 def render(res: dict[str, Any]) -> str:
     lines = [
         "# relayflow benchmarks",
@@ -206,7 +235,7 @@ def render(res: dict[str, Any]) -> str:
         "`--only overhead,faults` runs a subset. Raw numbers: `docs/benchmarks.json`.",
         "- One piece at a time: `python -m bench.overhead [--quick]`, `python -m bench.approvals N`, "
         "`python -m bench.api_overhead N`, `python -m bench.faults N worker,server,api`, "
-        "`python -m bench.profile N` (needs `py-spy`, in the test extras).",
+        "`python -m bench.profile N` (needs `py-spy`, in the test extras), `python -m bench.codec [--quick]`.",
         "- In the test suite: `tests/bench/test_faults_short.py` (30 runs through worker SIGKILLs, "
         "an API SIGKILL and a Temporal restart, < 60 s) and `tests/bench/test_overhead_short.py` "
         "(history of a linear run = the hand-written one). Very long runs (3,000-iteration loop, "
@@ -223,6 +252,7 @@ def render(res: dict[str, Any]) -> str:
         ("api_overhead", "## 3. API overhead: `POST /runs` vs `client.start_workflow`", api_overhead),
         ("faults", "## 4. Fault injection", faults),
         ("profile", "## 5. Profile of the interpreter's hot path", profile),
+        ("codec", "## 6. Encrypted payloads: the codec's cost", codec),
     )
     for key, title, fn in sections:
         lines += [title, ""]

@@ -27,7 +27,9 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from settings import get_settings  # noqa: E402
+from pydantic import ValidationError  # noqa: E402
+
+from settings import Settings, get_settings  # noqa: E402
 from workflows.engine.search_attributes import cli_flags  # noqa: E402
 
 log = logging.getLogger("relayflow.devstack")
@@ -109,9 +111,20 @@ def link_secret(data: Path) -> str:
     return path.read_text().strip()
 
 
+def ui_flags(s: Settings) -> list[str]:
+    """Web UI options: with PAYLOAD_KEYS set, the UI decodes payloads through the API's codec server."""
+    if not s.payload_keys.get_secret_value().strip():
+        return []
+    return ["--ui-codec-endpoint", f"http://{s.api_host}:{s.api_port}/codec"]
+
+
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s devstack %(message)s")
-    s = get_settings()
+    try:
+        s = get_settings()
+    except ValidationError as err:  # e.g. a malformed PAYLOAD_KEYS: say what, start nothing
+        log.error("could not start: invalid settings: %s", err)
+        return 1
     data = Path(os.environ.get("RELAYFLOW_DATA_DIR", ROOT / ".data"))
     data.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
@@ -142,7 +155,7 @@ def main() -> int:
             "--ip", host or "127.0.0.1", "--port", port, "--ui-port", str(ui_port),
             "--http-port", http_port,
             "--db-filename", str(data / "temporal.db"), "--namespace", s.temporal_namespace,
-            "--log-level", "warn", *cli_flags(),
+            "--log-level", "warn", *cli_flags(), *ui_flags(s),
         ], env)
         wait_http(s.temporal_ui_url, stack)
         stack.start("worker", [sys.executable, "worker.py"], env)
@@ -154,11 +167,13 @@ def main() -> int:
         wait_http(f"{api}/health", stack)
         subprocess.run([sys.executable, "-m", "api.load_connections", str(CONNECTIONS)], cwd=ROOT, env=env, check=True)
         subprocess.run([sys.executable, "-m", "api.load_templates", "templates"], cwd=ROOT, env=env, check=True)
+        codec = (f"  payloads     encrypted; codec server {api}/codec (docs/operations.md)\n"
+                 if ui_flags(s) else "")
         log.info("relayflow is up:\n  API docs     %s/docs\n  Web inbox    %s/ui (sign in with a token)\n"
                  "  Temporal UI  %s\n"
                  "  directory    %s (tokens for curl/CLI/web inbox)\n  egress       actions may reach %s "
-                 "(EGRESS_ALLOW) and their connections\n  Ctrl-C stops everything",
-                 api, api, s.temporal_ui_url, env["DIRECTORY_FILE"], env["EGRESS_ALLOW"])
+                 "(EGRESS_ALLOW) and their connections\n%s  Ctrl-C stops everything",
+                 api, api, s.temporal_ui_url, env["DIRECTORY_FILE"], env["EGRESS_ALLOW"], codec)
         while not (problem := stack.failed()):
             time.sleep(0.5)
         log.error("%s; stopping", problem)

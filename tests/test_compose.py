@@ -97,6 +97,7 @@ def test_app_environment(config: dict) -> None:
         assert env["TASK_QUEUE"] == "relayflow"
         assert env["DATABASE_URL"].startswith("postgresql+psycopg://")
         assert env["DIRECTORY_FILE"]
+        assert "PAYLOAD_KEYS" in env  # encryption is opt-in: PAYLOAD_KEYS=… docker compose up
 
 
 def test_start_order(config: dict) -> None:

@@ -19,10 +19,10 @@ from activities.secrets import read_secret, redact, redaction_set
 from settings import get_settings
 from tests.activities.conftest import request, unique_path
 from tests.helpers.http_receiver import HttpReceiver, Reply, Request
+from tests.helpers.language import validate_template
 from tests.helpers.temporal import new_worker
 from workflows.engine.io import RunInput, RunStatus
 from workflows.language.compiler import compile_template
-from workflows.language.validate import validate_template
 
 #: characters that URL-encode, base64 to `+`/`/`, and JSON-escape (`"`, `\`)
 SECRET = 'p@ss w/rd+&=?"\\%~-0123456789>>>???'

@@ -11,6 +11,7 @@ from temporalio.worker import Worker
 from activities.registry import all_activities
 from tests.activities.conftest import Mailbox, unique_path
 from tests.helpers.http_receiver import HttpReceiver, Reply
+from tests.helpers.temporal import decoded
 
 interpreter = pytest.importorskip("workflows.engine.workflow")
 
@@ -99,7 +100,8 @@ async def test_template_run(
         result = await handle.result()
         status = await handle.query(interpreter.TemplateWorkflow.status)
         events = (await handle.fetch_history()).events
-        history = b"".join(e.SerializeToString() for e in events)  # payloads as raw JSON
+        # payloads as JSON (decrypted first when PAYLOAD_KEYS is set)
+        history = b"".join([(await decoded(client, e)).SerializeToString() for e in events])
     assert result == {"greeting": "Hello, Ada!"}
     first, second = receiver.at(path)
     assert (

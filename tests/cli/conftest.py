@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,9 +63,9 @@ def erp() -> Iterator[str]:
         yield server.url
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory, erp: str) -> Iterator[Stack]:
-    data = tmp_path_factory.mktemp("stack")
+@contextmanager
+def running_stack(data: Path, erp: str, **extra_env: str) -> Iterator[Stack]:
+    """`scripts/devstack.py` on free ports with its data in `data`; stopped on exit."""
     tport, uport, aport, hport = free_port(), free_port(), free_port(), free_port()
     st = Stack(
         api=f"http://127.0.0.1:{aport}", temporal=f"127.0.0.1:{tport}",
@@ -77,6 +78,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, erp: str) -> Iterator[Stack]
         API_PORT=str(aport), API_PUBLIC_URL=st.api,
         DATABASE_URL=f"sqlite:///{data / 'relayflow.db'}", TASK_QUEUE=st.task_queue,
     )
+    env.update(extra_env)
     st.env = env
     log = open(data / "devstack.log", "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
@@ -95,6 +97,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory, erp: str) -> Iterator[Stack]
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, erp: str) -> Iterator[Stack]:
+    with running_stack(tmp_path_factory.mktemp("stack"), erp) as st:
+        yield st
 
 
 def _point_erp_at(st: Stack) -> None:

@@ -18,7 +18,7 @@ TUTORIAL = (ROOT / "docs" / "tutorial.md").read_text()
 TOP = ("deploy/", "tests/", "templates/", "scripts/", "alembic/", "workflows/", "api/", "cli/")
 # names the docs mention that are not relayflow settings (Temporal's own, the CLI's,
 # docker-compose.yml's)
-FOREIGN = re.compile(r"^(TEMPORAL_AUTH_\w+|RELAYFLOW_(API|TOKEN|BIND|DIRECTORY))$")
+FOREIGN = re.compile(r"^(TEMPORAL_(AUTH|CODEC)_\w+|RELAYFLOW_(API|TOKEN|BIND|DIRECTORY))$")
 
 
 def backticked(text: str) -> set[str]:

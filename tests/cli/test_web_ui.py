@@ -18,6 +18,8 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client
 
+from payload_codec import data_converter
+from settings import get_settings
 from tests.cli.conftest import TOKENS, Stack
 
 
@@ -43,7 +45,8 @@ async def test_summary_details_and_activity_summaries(stack: Stack) -> None:
     doc = _start_and_wait_waiting(stack, run_id)
     assert doc["state"] == "waiting", doc
 
-    client = await Client.connect(stack.temporal)
+    # the stack inherits this process's environment, PAYLOAD_KEYS included
+    client = await Client.connect(stack.temporal, data_converter=data_converter(get_settings()))
     handle = client.get_workflow_handle(run_id)
     desc = await handle.describe()
     assert await desc.static_summary() == f"purchase-order@{doc['version']}"
@@ -59,10 +62,11 @@ async def test_summary_details_and_activity_summaries(stack: Stack) -> None:
     assert "waiting" in approval_row and "role:manager" in approval_row
 
     summaries = []
-    converter = client.data_converter.payload_converter
     async for event in handle.fetch_history_events():
         if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED and event.HasField("user_metadata"):
-            summaries.append(converter.from_payload(event.user_metadata.summary, str))
+            # decode (not just convert): with PAYLOAD_KEYS set, summaries are encrypted too
+            [summary] = await client.data_converter.decode([event.user_metadata.summary], [str])
+            summaries.append(summary)
     assert any(s.startswith("check_budget") for s in summaries), summaries
 
     await handle.cancel()

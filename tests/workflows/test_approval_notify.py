@@ -14,6 +14,7 @@ from aiosmtpd.controller import Controller
 from temporalio.client import Client
 
 from settings import get_settings
+from tests.helpers.temporal import decoded
 from tests.workflows.approval_support import (
     approval,
     approval_worker,
@@ -131,7 +132,7 @@ async def test_without_smtp_notifications_are_skipped(client: Client) -> None:
         await decide(h, "po", "approved", "ann")
         await h.result()
     results = [
-        e.activity_task_completed_event_attributes.result.payloads[0].data
+        (await decoded(client, e)).activity_task_completed_event_attributes.result.payloads[0].data
         async for e in h.fetch_history_events()
         if e.HasField("activity_task_completed_event_attributes")
     ]

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowFailureError, WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
 from tests.helpers.http_receiver import HttpReceiver
+from tests.helpers.temporal import decoded
 from tests.workflows.approval_support import (
     approval,
     approval_worker,
@@ -140,7 +140,7 @@ async def test_reminder_reassign_auto_reject_exactly_once(
     assert dict(receiver.hits) == {"/warning": 1, "/critical": 1, "/expired": 1}
 
     # visible in history: one timer per level (named), one notification activity per level
-    events = [e async for e in h.fetch_history_events()]
+    events = [await decoded(client, e) async for e in h.fetch_history_events()]
     timers = [
         e.user_metadata.summary.data
         for e in events
@@ -157,7 +157,8 @@ async def test_reminder_reassign_auto_reject_exactly_once(
     ]
     assert len(webhooks) == 3
     # and the history replays deterministically on today's code
-    replayer = Replayer(workflows=[TemplateWorkflow], data_converter=pydantic_data_converter)
+    # (with the client's converter: encrypted histories need the same keys to replay)
+    replayer = Replayer(workflows=[TemplateWorkflow], data_converter=client.data_converter)
     await replayer.replay_workflow(await h.fetch_history())
 
 
