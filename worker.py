@@ -14,8 +14,10 @@ from typing import Any
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import Runtime
 from temporalio.worker import Worker
 
+import telemetry
 from settings import get_settings
 
 log = logging.getLogger("relayflow.worker")
@@ -39,20 +41,23 @@ def activities() -> list[Callable[..., Any]]:
     return all_activities()
 
 
-async def connect() -> Client:
+async def connect(runtime: Runtime | None = None) -> Client:
+    """The worker's client; `runtime` carries the Prometheus endpoint (telemetry.py)."""
     s = get_settings()
     return await Client.connect(
         s.temporal_address,
         namespace=s.temporal_namespace,
         data_converter=pydantic_data_converter,
         tls=s.temporal_tls(),
+        interceptors=telemetry.tracing_interceptors(s),
+        runtime=runtime,
     )
 
 
 async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     s = get_settings()
-    client = await connect()
+    client = await connect(telemetry.worker_runtime(s))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

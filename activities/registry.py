@@ -26,6 +26,7 @@ import importlib
 import inspect
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -35,7 +36,9 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
+from activities import metrics
 from activities.errors import InvalidParams, to_application_error
 from activities.secrets import redact, redacted_error, resolve_secrets
 from workflows.io import ActionRequest
@@ -117,6 +120,19 @@ def action(name: str, params: type[P]) -> Callable[[ActionFn], Callable[..., Any
         is_async = inspect.iscoroutinefunction(fn)
 
         async def run(req: ActionRequest) -> dict[str, Any]:
+            started, outcome = time.monotonic(), "cancelled"
+            try:
+                with metrics.step_span(name, req.run_id, req.step):
+                    result = await call(req)
+                outcome = "succeeded"
+                return result
+            except ApplicationError as err:
+                outcome = "non_retryable_error" if err.non_retryable else "retryable_error"
+                raise
+            finally:
+                metrics.record(name, outcome, time.monotonic() - started)
+
+        async def call(req: ActionRequest) -> dict[str, Any]:
             secrets: tuple[str, ...] = ()
             try:
                 resolved, found = resolve_secrets(req.params)

@@ -18,7 +18,8 @@ from api.auth import DirectoryCache
 from api.db import make_engine, migrate, sessionmaker
 from api.errors import install_handlers
 from api.limits import BodySizeLimit
-from api.routes import health, hooks, inbox, runs, schedules, templates, triggers
+from api.metrics import RequestMetrics
+from api.routes import health, hooks, inbox, metrics, runs, schedules, templates, triggers
 from settings import Settings, get_settings
 
 log = logging.getLogger("relayflow.api")
@@ -61,7 +62,8 @@ def create_app(
     app.state.temporal = temporal_client
     install_handlers(app)
     app.add_middleware(BodySizeLimit)
-    for module in (health, templates, runs, inbox, schedules, triggers, hooks):
+    app.add_middleware(RequestMetrics)
+    for module in (health, templates, runs, inbox, schedules, triggers, hooks, metrics):
         app.include_router(module.router)
     return app
 

@@ -14,8 +14,16 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from workflows import metrics
     from workflows.expressions import ExpressionError, render
-    from workflows.io import DecideInput, ReassignInput, RunInput, RunStatus, StepStatus
+    from workflows.io import (
+        ControlInput,
+        DecideInput,
+        ReassignInput,
+        RunInput,
+        RunStatus,
+        StepStatus,
+    )
     from workflows.runtime import Runtime
     from workflows.steps import approval
 
@@ -31,6 +39,7 @@ class TemplateWorkflow:
     async def run(self, inp: RunInput) -> dict[str, Any]:
         rt = self.rt
         assert rt is not None
+        metrics.run_started(rt)
         for start in rt.on_start:
             start()
         rt.changed()
@@ -59,6 +68,7 @@ class TemplateWorkflow:
         for hook in rt.before_close:
             await hook()
         rt.changed()
+        metrics.run_closed(rt)
 
     async def _run_top(self, rt: Runtime) -> dict[str, Any]:
         failure = await rt.run_dag(rt.top)
@@ -77,13 +87,13 @@ class TemplateWorkflow:
     # ------------------------------------------------------------------ signals
 
     @workflow.signal
-    def pause(self) -> None:
-        """Start nothing new until `resume` (running activities finish)."""
+    def pause(self, by: ControlInput | None = None) -> None:
+        """Start nothing new until `resume` (running activities finish); `by` names who asked."""
         assert self.rt is not None
         self.rt.pause()
 
     @workflow.signal
-    def resume(self) -> None:
+    def resume(self, by: ControlInput | None = None) -> None:
         assert self.rt is not None
         self.rt.resume()
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from temporalio import workflow
 
-from workflows import scheduler, status
+from workflows import metrics, scheduler, status
 from workflows import scope as scopes
 from workflows import search_attributes as sa
 from workflows.continuation import HISTORY_LIMIT, Continuation, unpack
@@ -177,6 +177,7 @@ class Runtime(Continuation):
         self._track(address, state)
         if state in TERMINAL:
             self.progress.pop(address, None)
+            metrics.step_finished(self, address, state)
         self.changed(address)
         return st
 

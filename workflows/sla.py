@@ -30,6 +30,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
+from workflows import metrics
 from workflows.approvals_state import ApprovalState, reassign, state_of
 from workflows.durations import parse_duration
 from workflows.expressions import ExpressionError, render
@@ -85,6 +86,7 @@ class SlaWatch:
                     delay, summary=f"SLA {level.level} of {where} (+{level.after})"
                 )
             fired.append(i)  # the decision to fire, recorded before any effect
+            metrics.sla_fired(self.state.rt, self.key, level.level)
             self.on_fire(level.level)
             self.state.spawn(_fire(self.state, level, self.key, self.scope))
 

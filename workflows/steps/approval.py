@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
+from workflows import metrics
 from workflows.approvals import NOT_AWAITING, ApprovalTask
 from workflows.approvals_state import (
     ApprovalState,
@@ -81,6 +82,7 @@ async def run(ctx: StepContext) -> dict[str, Any]:
     if task.decision is None:  # timed out with `on_timeout: fail`
         raise StepFailure(f"approval timed out after {spec.timeout} without a decision")
     ctx.status.decision = task.decision
+    metrics.approval_decided(ctx.rt, task)
     notify(state, task, "decided", task.votes[-1].actor if task.votes else task.decided_by)
     return task.output()
 
