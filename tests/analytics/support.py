@@ -43,7 +43,9 @@ def value(samples: Samples, name: str, **labels: str) -> float:
     return samples.get((name, frozenset(labels.items())), 0.0)
 
 
-def matching(samples: Samples, name: str, **labels: str) -> Mapping[frozenset[tuple[str, str]], float]:
+def matching(
+    samples: Samples, name: str, **labels: str
+) -> Mapping[frozenset[tuple[str, str]], float]:
     """All samples of `name` whose labels include `labels`."""
     want = set(labels.items())
     return {k[1]: v for k, v in samples.items() if k[0] == name and want <= k[1]}

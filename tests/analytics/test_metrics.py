@@ -19,7 +19,7 @@ from temporalio.worker import Replayer
 
 from tests.analytics.support import MetricsWorkerClient, matching, scrape, value
 from tests.helpers.temporal import new_worker
-from tests.workflows.approval_support import decide, directory, wait_for, waiting  # noqa: F401
+from tests.workflows.approval_support import decide, wait_for, waiting
 from tests.workflows.interp_support import plan
 from workflows.interpreter import TemplateWorkflow
 from workflows.io import RunInput
@@ -74,7 +74,8 @@ async def _start(client: Client, doc: dict[str, Any], task_queue: str) -> Any:
     )
 
 
-async def test_counters_after_a_mix_of_runs(client: Client, directory: Path) -> None:
+@pytest.mark.usefixtures("directory")
+async def test_counters_after_a_mix_of_runs(client: Client) -> None:
     mc = MetricsWorkerClient()
     mclient = await mc.connect(client)
     ok, bad, appr = _name("m-ok"), _name("m-fail"), _name("m-appr")
@@ -144,8 +145,9 @@ async def test_replaying_recorded_histories_counts_nothing() -> None:
     assert scrape(mc.url) == {}
 
 
+@pytest.mark.usefixtures("directory")
 async def test_worker_restart_mid_run_counts_each_step_once(
-    client: Client, directory: Path
+    client: Client,
 ) -> None:
     """Worker A runs the run up to the approval and stops; worker B (a new process: its own
     runtime, an empty cache, so it replays A's part of the history) finishes it."""
