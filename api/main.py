@@ -14,12 +14,24 @@ from fastapi import FastAPI
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from api.analytics import ingest
 from api.auth import DirectoryCache
 from api.db import make_engine, migrate, sessionmaker
 from api.errors import install_handlers
 from api.limits import BodySizeLimit
 from api.metrics import RequestMetrics
-from api.routes import health, hooks, inbox, metrics, runs, schedules, templates, triggers
+from api.routes import (
+    analytics,
+    audit,
+    health,
+    hooks,
+    inbox,
+    metrics,
+    runs,
+    schedules,
+    templates,
+    triggers,
+)
 from settings import Settings, get_settings
 
 log = logging.getLogger("relayflow.api")
@@ -36,6 +48,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     await anyio.to_thread.run_sync(migrate, settings.database_url)
     engine = make_engine(settings.database_url)
+    app.state.engine = engine
     app.state.sessionmaker = sessionmaker(engine)
     app.state.directory = DirectoryCache(settings.directory_file)
     if app.state.temporal is None:
@@ -47,9 +60,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             tls=settings.temporal_tls(),
             lazy=True,
         )
+    ingester = ingest.start(app.state.temporal, engine, settings)
     try:
         yield
     finally:
+        await ingest.stop(ingester)
         await engine.dispose()
 
 
@@ -63,8 +78,9 @@ def create_app(
     install_handlers(app)
     app.add_middleware(BodySizeLimit)
     app.add_middleware(RequestMetrics)
-    for module in (health, templates, runs, inbox, schedules, triggers, hooks, metrics):
+    for module in (health, templates, runs, audit, inbox, schedules, triggers, hooks, metrics):
         app.include_router(module.router)
+    app.include_router(analytics.router)
     return app
 
 
