@@ -94,5 +94,5 @@ async def sla(
     """Every SLA level fired in runs closed in the window: run, step, level, when, assignees."""
     rows = await report.sla_rows(conn, window_start(since), template, access.readable_runs(user))
     if format == "csv":
-        return csv_response(SLA_COLUMNS, (r.model_dump() for r in rows), "sla.csv")
+        return csv_response(SLA_COLUMNS, (r.model_dump(mode="json") for r in rows), "sla.csv")
     return rows

@@ -48,6 +48,6 @@ async def audit(
     except RPCError as e:
         raise rpc_error(e, run_id) from None
     if format == "csv":
-        rows = [e.model_dump() for e in trail.events]
+        rows = [e.model_dump(mode="json") for e in trail.events]
         return csv_response(COLUMNS, rows, f"{run_id}-audit.csv")
     return trail
