@@ -116,9 +116,11 @@ def main() -> int:
         api = f"http://{s.api_host}:{s.api_port}"
         wait_http(f"{api}/health", stack)
         subprocess.run([sys.executable, "-m", "api.load_templates", "templates"], cwd=ROOT, env=env, check=True)
+        metrics = f"http://{s.worker_metrics_host}:{s.worker_metrics_port}/metrics"
         log.info("relayflow is up:\n  API docs     %s/docs\n  Temporal UI  %s\n"
+                 "  metrics      %s/metrics (API), %s (worker)\n"
                  "  directory    %s (tokens for curl/CLI)\n  Ctrl-C stops everything",
-                 api, s.temporal_ui_url, env["DIRECTORY_FILE"])
+                 api, s.temporal_ui_url, api, metrics, env["DIRECTORY_FILE"])
         while not (problem := stack.failed()):
             time.sleep(0.5)
         log.error("%s; stopping", problem)

@@ -10,7 +10,7 @@ run-read filter (`access.readable_runs`), applied to every query through the run
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.analytics.schemas import (
     ApprovalStats,
+    DayCount,
     ErrorStats,
     SlaRow,
     SlaStats,
@@ -29,6 +30,8 @@ from api.analytics.store import DECISIONS, RUNS, SLA, STEPS
 from workflows.metrics import step_label
 
 TOP_ERRORS = 10
+#: per-day counts cover at most this many days (the most recent ones)
+MAX_DAYS = 90
 OTHER_CLOSED = ("terminated", "timed_out")
 
 
@@ -94,6 +97,7 @@ async def templates(
     )
     rows = {r.template: r for r in await conn.execute(q)}
     pct = await _percentiles(conn, [RUNS.c.template], RUNS.c.duration_s, RUNS, where)
+    daily = await _per_day(conn, where, since)
     names = sorted(set(rows) | ({template} if template else set(open_runs)))
     out = []
     for name in names:
@@ -114,9 +118,29 @@ async def templates(
                 duration_p50_s=p50,
                 duration_p95_s=p95,
                 other_closed=closed - completed - failed - cancelled,
+                runs_per_day=daily.get(name, []),
             )
         )
     return out
+
+
+async def _per_day(conn: AsyncConnection, where: Any, since: datetime) -> dict[str, list[DayCount]]:
+    """Template -> closed runs per UTC day from `since`'s day to today (zeros included)."""
+    closed = RUNS.c.closed_at
+    if conn.dialect.name == "postgresql":
+        day = func.date(func.timezone("UTC", closed))
+    else:  # SQLite stores UTC timestamps as text
+        day = func.date(closed)
+    q = select(RUNS.c.template, day.label("day"), func.count().label("n")).where(where)
+    counts: dict[str, dict[str, int]] = defaultdict(dict)
+    for r in await conn.execute(q.group_by(RUNS.c.template, day)):
+        counts[r.template][str(r.day)] = int(r.n)
+    today = datetime.now(UTC).date()
+    first = max(since.astimezone(UTC).date(), today - timedelta(days=MAX_DAYS - 1))
+    days = [first + timedelta(days=i) for i in range((today - first).days + 1)]
+    return {
+        t: [DayCount(day=d, runs=c.get(d.isoformat(), 0)) for d in days] for t, c in counts.items()
+    }
 
 
 async def detail(

@@ -3,9 +3,14 @@ nearest-rank over the runs closed in the window (exact, no sampling)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import BaseModel, Field
+
+
+class DayCount(BaseModel):
+    day: date
+    runs: int
 
 
 class TemplateStats(BaseModel):
@@ -23,6 +28,8 @@ class TemplateStats(BaseModel):
     duration_p95_s: float | None
     #: closed as terminated or timed_out (counted in `runs`, not in the three above)
     other_closed: int = 0
+    #: closed runs per UTC day of the window, oldest first (an addition to SPEC §10)
+    runs_per_day: list[DayCount] = Field(default_factory=list)
 
 
 class StepStats(BaseModel):

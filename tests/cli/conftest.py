@@ -75,6 +75,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, erp: str) -> Iterator[Stack]
         RELAYFLOW_DATA_DIR=str(data), TEMPORAL_ADDRESS=st.temporal, TEMPORAL_UI_URL=st.ui,
         API_PORT=str(aport), API_PUBLIC_URL=st.api,
         DATABASE_URL=f"sqlite:///{data / 'relayflow.db'}", TASK_QUEUE=st.task_queue,
+        WORKER_METRICS_PORT=str(free_port()),
     )
     st.env = env
     log = open(data / "devstack.log", "wb")  # noqa: SIM115 - closed below
