@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+import telemetry
 from api.analytics import ingest
 from api.auth import DirectoryCache
 from api.db import make_engine, migrate, sessionmaker
@@ -58,6 +59,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             namespace=settings.temporal_namespace,
             data_converter=pydantic_data_converter,
             tls=settings.temporal_tls(),
+            interceptors=telemetry.tracing_interceptors(settings),
             lazy=True,
         )
     ingester = ingest.start(app.state.temporal, engine, settings)

@@ -17,10 +17,10 @@ import traceback
 from datetime import UTC, datetime
 from typing import Any
 
-from bench import api_overhead, approvals, faults, overhead, profile, report
+from bench import analytics, api_overhead, approvals, faults, overhead, profile, report
 from bench.common import ROOT, loadavg, machine_facts
 
-SECTIONS = ("overhead", "approvals", "api_overhead", "faults", "profile")
+SECTIONS = ("overhead", "approvals", "api_overhead", "faults", "profile", "analytics")
 
 
 def plan(quick: bool) -> dict[str, Any]:
@@ -32,6 +32,7 @@ def plan(quick: bool) -> dict[str, Any]:
             "api_overhead": lambda: api_overhead.run(n=50),
             "faults": lambda: faults.run(n=30),
             "profile": lambda: profile.run(n=20),
+            "analytics": lambda: analytics.run(n=30, synthetic=2000, reps=10),
         }
     return {
         "overhead": lambda: overhead.run(rounds=6, scale=0.5),
@@ -39,6 +40,7 @@ def plan(quick: bool) -> dict[str, Any]:
         "api_overhead": lambda: api_overhead.run(n=200),
         "faults": lambda: faults.run(n=200),
         "profile": lambda: profile.run(n=100),
+        "analytics": lambda: analytics.run(n=200, synthetic=10_000),
     }
 
 

@@ -224,6 +224,7 @@ def render(res: dict[str, Any]) -> str:
         ("faults", "## 4. Fault injection", faults),
         ("profile", "## 5. Profile of the interpreter's hot path", profile),
     )
+    from bench import analytics
     for key, title, fn in sections:
         lines += [title, ""]
         if key not in res:
@@ -232,6 +233,10 @@ def render(res: dict[str, Any]) -> str:
             lines += [f"Failed: `{res[key]['error']}`", ""]
         else:
             lines += fn(res[key])
+    if "analytics" in res and "error" not in res["analytics"]:
+        lines += [analytics.BEGIN, analytics.TITLE, "", *analytics.render(res["analytics"]), analytics.END, ""]
+    else:
+        lines += [analytics.BEGIN, analytics.TITLE, "", "(not run)", analytics.END, ""]
     if FINDINGS.exists():
         lines += ["## Findings and what changed", "", FINDINGS.read_text().strip(), ""]
     return "\n".join(lines)
