@@ -77,8 +77,8 @@ def _instruments(rt: Runtime) -> dict[str, Any]:
 
 
 def run_started(rt: Runtime) -> None:
-    """Count the run once: not again when it continues as new."""
-    if rt.inp.carry is None:
+    """Count the run once: not again when it continues as new (generation > 0)."""
+    if rt.generation == 0:
         _instruments(rt)[RUNS_STARTED].add(1, {"template": rt.plan.name})
 
 

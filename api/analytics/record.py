@@ -56,7 +56,8 @@ def parse_time(value: Any) -> datetime | None:
 
 def build(facts: Facts, snap: Snapshot | str, closed_state: str, closed_at: datetime) -> RunRecord:
     status = snap.status if isinstance(snap, Snapshot) else None
-    started_at = (status.started_at if status else None) or facts.started_at
+    # the first execution's start event (= visibility's StartTime), else the document's
+    started_at = facts.started_at or (status.started_at if status else None)
     error = (status.error if status else None) or facts.close_error
     run = AnalyticsRun(
         run_id=facts.run_id,

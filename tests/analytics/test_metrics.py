@@ -179,3 +179,53 @@ async def test_worker_restart_mid_run_counts_each_step_once(
     assert both("relayflow_action_calls_total", action="log", outcome="succeeded") == (1, 1)
     outcome = dict(template=name, step="approve", outcome="rejected")
     assert both("relayflow_approval_turnaround_seconds_count", **outcome) == (0, 1)
+
+
+async def test_continue_as_new_counts_the_run_once(client: Client) -> None:
+    """A loop that continues as new: one run started/closed, every iteration's step once;
+    the analytics record of it (history chain + replay of the last execution) has them all."""
+    from api.analytics import record
+    from api.analytics.history import fetch_chain, read_facts
+    from api.analytics.replay import Snapshot, snapshots
+
+    name, n = _name("m-can"), 30
+    doc = {
+        "name": name,
+        "steps": [
+            {
+                "id": "lp",
+                "loop": {
+                    "until": f"iteration + 1 >= {n}",
+                    "max_iterations": n,
+                    "steps": [{"id": "tick", "action": "log", "with": {"message": "t"}}],
+                },
+            }
+        ],
+    }
+    mc = MetricsWorkerClient()
+    mclient = await mc.connect(client)
+    async with new_worker(mclient) as w:
+        h = await mclient.start_workflow(
+            TemplateWorkflow.run,
+            RunInput(plan=plan(doc), carry={"options": {"history_limit": 60}}),
+            id=f"{name}-{uuid.uuid4().hex[:8]}",
+            task_queue=w.task_queue,
+        )
+        await h.result()
+    m = scrape(mc.url)
+    step = "relayflow_step_duration_seconds_count"
+    assert value(m, "relayflow_runs_started_total", template=name) == 1
+    assert value(m, "relayflow_runs_closed_total", template=name, state="completed") == 1
+    assert value(m, step, template=name, step="lp[].tick", kind="action", state="succeeded") == n
+    assert value(m, step, template=name, step="lp", kind="loop", state="succeeded") == 1
+
+    chain = await fetch_chain(client, h.id)
+    assert len(chain) > 1
+    facts = await read_facts(h.id, chain, client.data_converter)
+    snap = (await snapshots(chain[-1:], client.data_converter))[h.id]
+    assert isinstance(snap, Snapshot)
+    assert facts.started_at == chain[0].events[0].event_time.ToDatetime(tzinfo=facts.started_at.tzinfo)
+    rec = record.build(facts, snap, "completed", facts.closed_at or facts.started_at)
+    ticks = [s for s in rec.steps if s.step == "lp[].tick"]
+    assert len(ticks) == n and all(s.state == "succeeded" for s in ticks)
+    assert rec.run.started_at == facts.started_at and rec.run.template == name

@@ -83,6 +83,9 @@ def _kinds(events: list[dict[str, Any]]) -> list[tuple[str, str | None, str | No
 async def test_audit_of_an_approved_purchase_order(api: httpx.AsyncClient, erp_url: str) -> None:
     run_id = await _po_run(api, erp_url, "eve")
     await _waiting(api, run_id)
+    r = await api.get(f"/runs/{run_id}/audit", headers=auth("bob"))  # an open run too
+    assert r.status_code == 200, r.text
+    assert [e["kind"] for e in r.json()["events"]][-2:] == ["step_started", "approval_opened"]
     for action in ("pause", "resume"):
         r = await api.post(f"/runs/{run_id}/{action}", headers=auth("olga"))
         assert r.status_code == 202, r.text
