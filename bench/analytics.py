@@ -261,17 +261,17 @@ def _synthetic_rows(n: int) -> dict[str, list[dict[str, Any]]]:
                                           ("place", "action"), ("notify", "action"))):
             st = "failed" if state == "failed" and j == 2 else "succeeded"
             d = rng.uniform(0.01, 3) if kind == "action" else duration * 0.8
-            steps.append(dict(run_id=rid, address=step, step=step, kind=kind, state=st,
+            steps.append(dict(run_id=rid, template=template, closed_at=closed, address=step, step=step, kind=kind, state=st,
                               attempts=1 + (j == 0 and i % 7 == 0), retries=int(j == 0 and i % 7 == 0),
                               started_at=t, finished_at=t + timedelta(seconds=d), duration_s=d,
                               error=f"HTTP {rng.choice([500, 502, 503])}" if st == "failed" else None))
             t += timedelta(seconds=d)
-        decisions.append(dict(run_id=rid, address="ask", seq=0, step="ask",
+        decisions.append(dict(run_id=rid, template=template, closed_at=closed, address="ask", seq=0, step="ask",
                               actor=rng.choice(["max", "ann", "bob", "cat"]),
                               outcome=rng.choice(["approved", "approved", "rejected"]), comment=None,
                               as_admin=False, discarded=False, at=closed, turnaround_s=duration * 0.8))
         if i % 10 == 0:
-            sla.append(dict(run_id=rid, step="ask", level="remind", fired_at=started + timedelta(hours=1),
+            sla.append(dict(run_id=rid, template=template, closed_at=closed, step="ask", level="remind", fired_at=started + timedelta(hours=1),
                             assignees=["user:max", "role:manager"]))
     return {"runs": runs, "steps": steps, "decisions": decisions, "sla": sla}
 

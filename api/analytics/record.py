@@ -80,6 +80,8 @@ def build(facts: Facts, snap: Snapshot | str, closed_state: str, closed_at: date
         record.steps.append(
             AnalyticsStep(
                 run_id=facts.run_id,
+                template=run.template,
+                closed_at=closed_at,
                 address=address,
                 step=step_label(address),
                 kind=kind,
@@ -94,8 +96,8 @@ def build(facts: Facts, snap: Snapshot | str, closed_state: str, closed_at: date
         )
         if kind == "approval" and isinstance(st.output, dict):
             opened = _opened(facts.resolutions, address) or st.started_at
-            record.decisions += _decisions(facts.run_id, address, st.output, opened, st.finished_at)
-    record.sla = _sla(facts, snap)
+            record.decisions += _decisions(run, address, st.output, opened, st.finished_at)
+    record.sla = _sla(run, facts, snap)
     return record
 
 
@@ -104,7 +106,7 @@ def _opened(resolutions: list[Resolution], address: str) -> datetime | None:
 
 
 def _decisions(
-    run_id: str,
+    run: AnalyticsRun,
     address: str,
     output: dict[str, Any],
     opened: datetime | None,
@@ -121,14 +123,14 @@ def _decisions(
         at = parse_time(vote.get("at"))
         if at is None:
             continue
-        rows.append(_row(run_id, address, len(rows), vote, at, discarded, starts, opened))
+        rows.append(_row(run, address, len(rows), vote, at, discarded, starts, opened))
     decided_by = output.get("decided_by")
     if output.get("decision") and decided_by and decided_by != "quorum":
         # no person settled it (an SLA `decide`, `on_timeout`): it happened as the step ended
         at = ended or _last(rows) or opened
         if at is not None:
             system = {"actor": decided_by, "outcome": output["decision"]}
-            rows.append(_row(run_id, address, len(rows), system, at, False, starts, opened))
+            rows.append(_row(run, address, len(rows), system, at, False, starts, opened))
     return rows
 
 
@@ -137,7 +139,7 @@ def _last(rows: list[AnalyticsDecision]) -> datetime | None:
 
 
 def _row(
-    run_id: str,
+    run: AnalyticsRun,
     address: str,
     seq: int,
     vote: dict[str, Any],
@@ -148,7 +150,9 @@ def _row(
 ) -> AnalyticsDecision:
     began = max((t for t in starts if t <= at), default=opened)
     return AnalyticsDecision(
-        run_id=run_id,
+        run_id=run.run_id,
+        template=run.template,
+        closed_at=run.closed_at,
         address=address,
         seq=seq,
         step=step_label(address),
@@ -162,7 +166,7 @@ def _row(
     )
 
 
-def _sla(facts: Facts, snap: Snapshot) -> list[AnalyticsSla]:
+def _sla(run: AnalyticsRun, facts: Facts, snap: Snapshot) -> list[AnalyticsSla]:
     rows: dict[tuple[str, str], AnalyticsSla] = {}
     steps = snap.status.steps
     for f in facts.sla:
@@ -181,7 +185,13 @@ def _sla(facts: Facts, snap: Snapshot) -> list[AnalyticsSla]:
                 }
             )
         rows[(step, f.level)] = AnalyticsSla(
-            run_id=facts.run_id, step=step, level=f.level, fired_at=f.at, assignees=keys
+            run_id=run.run_id,
+            template=run.template,
+            closed_at=run.closed_at,
+            step=step,
+            level=f.level,
+            fired_at=f.at,
+            assignees=keys,
         )
     return list(rows.values())
 

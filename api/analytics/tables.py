@@ -4,6 +4,10 @@ One row per closed run, per step of it, per approval decision and per SLA level
 fired; keys are natural (run id, step address, ...), so writing the same run twice
 is refused by the database itself (that is what keeps API replicas from double
 counting). `analytics_state` holds the ingester's watermark.
+
+Reports read a window of rows by (template, close time): child rows carry their
+run's template and close time, and the indexes on them also hold the columns the
+reports read (covering indexes: a report scans one index range, no table lookups).
 """
 
 from __future__ import annotations
@@ -19,7 +23,10 @@ from api.models import UTCDateTime
 
 class AnalyticsRun(SQLModel, table=True):
     __tablename__ = "analytics_runs"
-    __table_args__ = (Index("ix_analytics_runs_template_closed", "template", "closed_at"),)
+    __table_args__ = (
+        Index("ix_analytics_runs_template_closed", "template", "closed_at", "state", "duration_s"),
+        Index("ix_analytics_runs_closed", "closed_at", "template", "state", "duration_s"),
+    )
 
     run_id: str = Field(primary_key=True, max_length=200)
     template: str = Field(max_length=100)
@@ -28,7 +35,7 @@ class AnalyticsRun(SQLModel, table=True):
     state: str = Field(max_length=20)
     started_by: str | None = Field(default=None, max_length=200)
     started_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
-    closed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    closed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     duration_s: float | None = None
     error: str | None = Field(default=None, sa_column=Column(Text))
     #: why the step rows are missing, when the history could not be replayed
@@ -38,8 +45,17 @@ class AnalyticsRun(SQLModel, table=True):
 
 class AnalyticsStep(SQLModel, table=True):
     __tablename__ = "analytics_steps"
+    __table_args__ = (
+        Index(
+            "ix_analytics_steps_template_closed",
+            *("template", "closed_at", "step", "kind", "state", "retries", "duration_s", "run_id"),
+        ),
+    )
 
     run_id: str = Field(primary_key=True, max_length=200)
+    #: the run's template and close time, copied so reports filter without a join
+    template: str = Field(max_length=100)
+    closed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     #: the step's address (`review[2].sign_off`)
     address: str = Field(primary_key=True, max_length=300)
     #: the address without foreach/loop indexes (`review[].sign_off`): what reports group by
@@ -58,8 +74,17 @@ class AnalyticsDecision(SQLModel, table=True):
     """One decision on an approval: a person's vote, or `sla:<level>` / `timeout`."""
 
     __tablename__ = "analytics_decisions"
+    __table_args__ = (
+        Index(
+            "ix_analytics_decisions_template_closed",
+            *("template", "closed_at", "discarded", "step", "outcome", "actor", "turnaround_s"),
+        ),
+    )
 
     run_id: str = Field(primary_key=True, max_length=200)
+    #: the run's template and close time, copied so reports filter without a join
+    template: str = Field(max_length=100)
+    closed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     address: str = Field(primary_key=True, max_length=300)
     seq: int = Field(primary_key=True)
     step: str = Field(max_length=300)
@@ -75,8 +100,12 @@ class AnalyticsDecision(SQLModel, table=True):
 
 class AnalyticsSla(SQLModel, table=True):
     __tablename__ = "analytics_sla"
+    __table_args__ = (Index("ix_analytics_sla_template_closed", "template", "closed_at"),)
 
     run_id: str = Field(primary_key=True, max_length=200)
+    #: the run's template and close time, copied so reports filter without a join
+    template: str = Field(max_length=100)
+    closed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     #: the step address, or `(run)` for the template's own levels
     step: str = Field(primary_key=True, max_length=300)
     level: str = Field(primary_key=True, max_length=100)
