@@ -11,6 +11,7 @@ Payloads are decoded with the client's data converter (a codec applies).
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -135,8 +136,6 @@ def _search_attr(fields: Any, name: str) -> Any:
     payload: Payload | None = fields.get(name) if fields is not None else None
     if payload is None:
         return None
-    import json
-
     try:
         return json.loads(payload.data)
     except ValueError:
@@ -154,7 +153,7 @@ async def read_facts(run_id: str, chain: list[WorkflowHistory], converter: DataC
 async def _read_one(
     facts: Facts, history: WorkflowHistory, converter: DataConverter, *, first: bool
 ) -> None:
-    scheduled: dict[int, tuple[str, Any]] = {}  # activity event id -> (type, input)
+    resolving: dict[int, Any] = {}  # scheduled event id -> ResolveRequest (decoded)
     timers: dict[str, SlaFiring] = {}
     for e in history.events:
         kind = e.WhichOneof("attributes")
@@ -182,14 +181,11 @@ async def _read_one(
         elif kind == "activity_task_scheduled_event_attributes":
             act = e.activity_task_scheduled_event_attributes
             if act.activity_type.name == RESOLVE_ACTIVITY:
-                scheduled[e.event_id] = (
-                    act.activity_type.name,
-                    await _decode(converter, act.input),
-                )
+                resolving[e.event_id] = await _decode(converter, act.input)
         elif kind == "activity_task_completed_event_attributes":
             done = e.activity_task_completed_event_attributes
-            if done.scheduled_event_id in scheduled:
-                _, req = scheduled.pop(done.scheduled_event_id)
+            if done.scheduled_event_id in resolving:
+                req = resolving.pop(done.scheduled_event_id)
                 res = await _decode(converter, done.result)
                 if isinstance(req, dict) and isinstance(res, dict):
                     facts.resolutions.append(

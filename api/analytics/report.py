@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Table, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -32,6 +32,7 @@ from api.analytics.schemas import (
 from api.analytics.store import DECISIONS, RUNS, SLA, STEPS
 from workflows.metrics import step_label
 
+S = TypeVar("S", bound=TemplateStats)
 TOP_ERRORS = 10
 #: per-day counts cover at most this many days (the most recent ones)
 MAX_DAYS = 90
@@ -117,6 +118,11 @@ async def templates(
             )
         )
     return out
+
+
+def with_open(stats: S, open_runs: int) -> S:
+    """`stats` (computed with no open run) with `open_runs` open runs added."""
+    return stats.model_copy(update={"open": open_runs, "runs": stats.runs - stats.open + open_runs})
 
 
 async def detail(

@@ -7,6 +7,7 @@ plus open-run counts from Temporal visibility.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
@@ -57,8 +58,17 @@ async def list_templates(
 ) -> list[TemplateStats]:
     """Per template: runs, completed / failed / cancelled / open, success rate, duration p50/p95."""
     start = window_start(since)
-    open_runs = await visibility.open_runs(client, start, extra=access.visible_runs(user))
-    return await report.templates(conn, start, open_runs, access.readable_runs(user))
+    # the visibility listing and the store's scan run side by side
+    counting = asyncio.create_task(
+        visibility.open_runs(client, start, extra=access.visible_runs(user))
+    )
+    try:
+        closed = await report.templates(conn, start, {}, access.readable_runs(user))
+    finally:
+        open_runs = await counting
+    if set(open_runs) - {t.template for t in closed}:
+        return await report.templates(conn, start, open_runs, access.readable_runs(user))
+    return [report.with_open(t, open_runs.get(t.template, 0)) for t in closed]
 
 
 @router.get("/templates/{name}", responses=error_responses(401, 422))
@@ -72,10 +82,14 @@ async def template_detail(
     """One template: the summary plus steps, approvals (by outcome, by actor, turnaround),
     SLA levels fired and the ten most frequent step errors."""
     start = window_start(since)
-    open_runs = await visibility.open_runs(client, start, name, access.visible_runs(user))
-    return await report.detail(
-        conn, name, start, open_runs.get(name, 0), access.readable_runs(user)
+    counting = asyncio.create_task(
+        visibility.open_runs(client, start, name, access.visible_runs(user))
     )
+    try:
+        found = await report.detail(conn, name, start, 0, access.readable_runs(user))
+    finally:
+        open_runs = await counting
+    return report.with_open(found, open_runs.get(name, 0))
 
 
 @router.get(
