@@ -1,22 +1,22 @@
 """The aggregates of `GET /analytics/*` over the runs closed since `since`.
 
-Each report reads the rows of its window once — one range scan of a covering index
-per table (child rows carry their run's template and close time for this; see
-`tables.py`) — and aggregates in Python: counts, distinct runs, and nearest-rank
-percentiles (rank = ceil(n * p)) over every value, so figures are exact. Measured in
-`docs/benchmarks.md` (section 6): this beat GROUP BY + window-function percentiles,
-which scan the same rows several times. `cond` is the caller's run-read filter
+All in the database, read from indexes only (`tables.py`): counts are GROUP BYs over
+one covering-index range per table (child rows carry their run's template and close
+time for this), and each p50/p95 is an exact nearest-rank percentile (rank =
+ceil(n * p)) fetched as `ORDER BY value LIMIT 1 OFFSET rank - 1` on an index sorted by
+that value, which the database walks without sorting or touching the table. Measured
+in `docs/benchmarks.md` (section 6); scanning the rows into Python or window
+functions were several times slower. `cond` is the caller's run-read filter
 (`access.readable_runs`, a condition on the run row), applied to every query.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Table, and_, func, select
+from sqlalchemy import ColumnElement, Table, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.analytics.schemas import (
@@ -38,13 +38,27 @@ TOP_ERRORS = 10
 MAX_DAYS = 90
 
 
-def percentiles(values: Iterable[float]) -> tuple[float | None, float | None]:
-    """(p50, p95), nearest rank, of the values; (None, None) when there are none."""
-    data = sorted(values)
-    n = len(data)
-    if not n:
+def ranks(n: int) -> tuple[int, int]:
+    """1-based nearest ranks of p50 and p95 among n values."""
+    return (n * 50 + 99) // 100, (n * 95 + 99) // 100
+
+
+def _count(cond: Any) -> Any:
+    return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
+
+
+async def _percentiles(
+    conn: AsyncConnection, value: Any, where: Any, n: int
+) -> tuple[float | None, float | None]:
+    """(p50, p95) of `value` over the n rows matching `where` (value not null)."""
+    if n <= 0:
         return None, None
-    return data[(n * 50 + 99) // 100 - 1], data[(n * 95 + 99) // 100 - 1]
+    out = []
+    for rank in ranks(n):
+        q = select(value).where(where, value.is_not(None)).order_by(value).limit(1).offset(rank - 1)
+        v = (await conn.execute(q)).scalar()
+        out.append(float(v) if v is not None else None)
+    return out[0], out[1]
 
 
 def _where(
@@ -82,36 +96,48 @@ async def templates(
     cond: ColumnElement[bool] | None = None,
     template: str | None = None,
 ) -> list[TemplateStats]:
-    q = select(RUNS.c.template, RUNS.c.state, RUNS.c.duration_s, _day(conn).label("day"))
-    states: dict[str, Counter[str]] = defaultdict(Counter)
-    durations: dict[str, list[float]] = defaultdict(list)
+    where = _where(RUNS, since, template, cond)
+    q = (
+        select(
+            RUNS.c.template,
+            func.count().label("closed"),
+            _count(RUNS.c.state == "completed").label("completed"),
+            _count(RUNS.c.state == "failed").label("failed"),
+            _count(RUNS.c.state == "cancelled").label("cancelled"),
+            func.count(RUNS.c.duration_s).label("timed"),
+        )
+        .where(where)
+        .group_by(RUNS.c.template)
+    )
+    rows = {r.template: r for r in await conn.execute(q)}
+    day = _day(conn).label("day")
     per_day: dict[str, Counter[str]] = defaultdict(Counter)
-    for name, state, duration, day in await conn.execute(
-        q.where(_where(RUNS, since, template, cond))
+    for name, d, n in await conn.execute(
+        select(RUNS.c.template, day, func.count()).where(where).group_by(RUNS.c.template, day)
     ):
-        states[name][state] += 1
-        if duration is not None:
-            durations[name].append(duration)
-        per_day[name][str(day)] += 1
+        per_day[name][str(d)] = int(n)
     days = _days(since)
-    names = sorted(set(states) | ({template} if template else set(open_runs)))
     out = []
-    for name in names:
-        s = states[name]
-        closed, completed = sum(s.values()), s["completed"]
-        p50, p95 = percentiles(durations[name])
+    for name in sorted(set(rows) | ({template} if template else set(open_runs))):
+        r = rows.get(name)
+        closed = int(r.closed) if r else 0
+        completed, failed, cancelled = (
+            (int(r.completed), int(r.failed), int(r.cancelled)) if r else (0, 0, 0)
+        )
+        mine = and_(where, RUNS.c.template == name) if template is None else where
+        p50, p95 = await _percentiles(conn, RUNS.c.duration_s, mine, int(r.timed) if r else 0)
         out.append(
             TemplateStats(
                 template=name,
                 runs=closed + open_runs.get(name, 0),
                 completed=completed,
-                failed=s["failed"],
-                cancelled=s["cancelled"],
+                failed=failed,
+                cancelled=cancelled,
                 open=open_runs.get(name, 0),
                 success_rate=round(completed / closed, 6) if closed else None,
                 duration_p50_s=p50,
                 duration_p95_s=p95,
-                other_closed=closed - completed - s["failed"] - s["cancelled"],
+                other_closed=closed - completed - failed - cancelled,
                 runs_per_day=[DayCount(day=d, runs=per_day[name][d.isoformat()]) for d in days]
                 if closed
                 else [],
@@ -144,31 +170,35 @@ async def detail(
 
 
 async def _steps(conn: AsyncConnection, where: Any) -> tuple[list[StepStats], list[ErrorStats]]:
-    q = select(
-        STEPS.c.step,
-        STEPS.c.kind,
-        STEPS.c.state,
-        STEPS.c.retries,
-        STEPS.c.run_id,
-        STEPS.c.duration_s,
-    ).where(where)
-    by_step: dict[str, list[Any]] = defaultdict(list)
-    for row in (await conn.execute(q)).all():
-        by_step[row[0]].append(row)
+    timed = and_(STEPS.c.duration_s.is_not(None), STEPS.c.state != "skipped")
+    q = (
+        select(
+            STEPS.c.step,
+            STEPS.c.kind,
+            func.count(STEPS.c.run_id.distinct()).label("runs"),
+            _count(STEPS.c.state == "succeeded").label("succeeded"),
+            _count(STEPS.c.state == "failed").label("failed"),
+            _count(STEPS.c.state == "skipped").label("skipped"),
+            func.coalesce(func.sum(STEPS.c.retries), 0).label("retries"),
+            _count(timed).label("timed"),
+        )
+        .where(where)
+        .group_by(STEPS.c.step, STEPS.c.kind)
+        .order_by(STEPS.c.step, STEPS.c.kind)
+    )
     stats = []
-    for step in sorted(by_step):
-        rows = by_step[step]
-        states = Counter(r[2] for r in rows)
-        p50, p95 = percentiles(r[5] for r in rows if r[5] is not None and r[2] != "skipped")
+    for r in list(await conn.execute(q)):
+        mine = and_(where, STEPS.c.step == r.step, STEPS.c.state != "skipped")
+        p50, p95 = await _percentiles(conn, STEPS.c.duration_s, mine, int(r.timed))
         stats.append(
             StepStats(
-                step=step,
-                kind=rows[0][1],
-                runs=len({r[4] for r in rows}),
-                succeeded=states["succeeded"],
-                failed=states["failed"],
-                skipped=states["skipped"],
-                retries=sum(r[3] or 0 for r in rows),
+                step=r.step,
+                kind=r.kind,
+                runs=int(r.runs),
+                succeeded=int(r.succeeded),
+                failed=int(r.failed),
+                skipped=int(r.skipped),
+                retries=int(r.retries),
                 duration_p50_s=p50,
                 duration_p95_s=p95,
             )
@@ -186,20 +216,29 @@ async def _steps(conn: AsyncConnection, where: Any) -> tuple[list[StepStats], li
 
 
 async def _approvals(conn: AsyncConnection, where: Any) -> list[ApprovalStats]:
-    q = select(
-        DECISIONS.c.step, DECISIONS.c.outcome, DECISIONS.c.actor, DECISIONS.c.turnaround_s
-    ).where(where, DECISIONS.c.discarded.is_(False))
+    counted = and_(where, DECISIONS.c.discarded.is_(False))
+    q = (
+        select(
+            DECISIONS.c.step,
+            DECISIONS.c.outcome,
+            DECISIONS.c.actor,
+            func.count().label("n"),
+            func.count(DECISIONS.c.turnaround_s).label("timed"),
+        )
+        .where(counted)
+        .group_by(DECISIONS.c.step, DECISIONS.c.outcome, DECISIONS.c.actor)
+    )
     outcomes: dict[str, Counter[str]] = defaultdict(Counter)
     actors: dict[str, Counter[str]] = defaultdict(Counter)
-    turnaround: dict[str, list[float]] = defaultdict(list)
-    for step, outcome, actor, seconds in await conn.execute(q):
-        outcomes[step][outcome] += 1
-        actors[step][actor] += 1
-        if seconds is not None:
-            turnaround[step].append(seconds)
+    timed: Counter[str] = Counter()
+    for step, outcome, actor, n, t in await conn.execute(q):
+        outcomes[step][outcome] += int(n)
+        actors[step][actor] += int(n)
+        timed[step] += int(t)
     out = []
     for step in sorted(outcomes):
-        p50, p95 = percentiles(turnaround[step])
+        mine = and_(counted, DECISIONS.c.step == step)
+        p50, p95 = await _percentiles(conn, DECISIONS.c.turnaround_s, mine, timed[step])
         out.append(
             ApprovalStats(
                 step=step,
