@@ -319,3 +319,57 @@ async def test_analytics_input_errors(api: httpx.AsyncClient) -> None:
     assert r.status_code == 422
     r = await api.get("/analytics/templates/nothing-here", headers=auth("eve"))
     assert r.status_code == 200 and r.json()["runs"] == 0 and r.json()["steps"] == []
+
+
+async def test_percentiles_are_exact_nearest_rank(fresh_db: str) -> None:
+    """101 runs lasting 1..101 s (steps 2x that): p50 = 51 s, p95 = 96 s (ranks 51 and 96)."""
+    from datetime import UTC, datetime
+
+    from api.analytics import report
+    from api.analytics.record import RunRecord
+    from api.analytics.tables import AnalyticsRun, AnalyticsStep
+    from api.db import migrate
+
+    await asyncio.to_thread(migrate, fresh_db)
+    engine = make_engine(fresh_db)
+    now = datetime.now(UTC)
+    name = f"pct-{uuid.uuid4().hex[:6]}"
+    try:
+        store = Store(engine)
+        for i, seconds in enumerate(random_order(list(range(1, 102)))):
+            rid = f"{name}-{i}"
+            closed = now - timedelta(minutes=i)
+            run = AnalyticsRun(
+                run_id=rid,
+                template=name,
+                state="completed",
+                closed_at=closed,
+                duration_s=float(seconds),
+                ingested_at=now,
+            )
+            step = AnalyticsStep(
+                run_id=rid,
+                template=name,
+                closed_at=closed,
+                address="s",
+                step="s",
+                kind="action",
+                state="succeeded",
+                duration_s=2.0 * seconds,
+            )
+            assert await store.write(RunRecord(run, steps=[step]))
+        async with engine.connect() as conn:
+            got = await report.detail(conn, name, now - timedelta(days=1), 0)
+            early = await report.detail(conn, name, now - timedelta(minutes=50, seconds=30), 0)
+    finally:
+        await engine.dispose()
+    assert (got.runs, got.duration_p50_s, got.duration_p95_s) == (101, 51.0, 96.0)
+    assert (got.steps[0].duration_p50_s, got.steps[0].duration_p95_s) == (102.0, 192.0)
+    assert early.runs == 51  # closed in the last 50.5 minutes: i = 0..50
+
+
+def random_order(values: list[int]) -> list[int]:
+    import random
+
+    random.Random(3).shuffle(values)
+    return values
