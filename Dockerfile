@@ -3,7 +3,7 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 WORKDIR /app
 COPY pyproject.toml README.md ./
-COPY settings.py worker.py payload_codec.py ./
+COPY settings.py worker.py payload_codec.py telemetry.py ./
 COPY workflows ./workflows
 COPY activities ./activities
 COPY api ./api

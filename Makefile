@@ -24,7 +24,7 @@ test: install
 
 lint: install
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy workflows activities api cli worker.py settings.py payload_codec.py
+	$(VENV)/bin/mypy workflows activities api cli worker.py settings.py payload_codec.py telemetry.py
 
 bench: install
 	$(PY) -m bench

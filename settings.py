@@ -53,6 +53,16 @@ class Settings(BaseSettings):
     temporal_http_address: str | None = None
     # encrypted payloads (SPEC §12, payload_codec.py): "<id>:<base64 of 32 bytes>,…"; unset = off
     payload_keys: SecretStr = SecretStr("")
+    # Prometheus endpoint of each worker (SDK runtime): `temporal_*` + `relayflow_*` series;
+    # port 0 turns it off. Bind 0.0.0.0 in containers so Prometheus can reach it.
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int = 9464
+    # analytics ingester (a background task of the API): poll interval in seconds (0 = off)
+    # and how far back a new, empty store reads closed runs
+    analytics_interval: float = 2.0
+    analytics_backfill: str = "30d"
+    # OpenTelemetry tracing: set to an OTLP/HTTP collector URL (e.g. http://127.0.0.1:4318)
+    otel_exporter_otlp_endpoint: str | None = None
 
     @field_validator("webhook_secrets", mode="before")
     @classmethod

@@ -13,8 +13,10 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 from temporalio.worker import Worker
 
+import telemetry
 from payload_codec import data_converter
 from settings import get_settings
 
@@ -39,13 +41,16 @@ def activities() -> list[Callable[..., Any]]:
     return all_activities()
 
 
-async def connect() -> Client:
+async def connect(runtime: Runtime | None = None) -> Client:
+    """The worker's client; `runtime` carries the Prometheus endpoint (telemetry.py)."""
     s = get_settings()
     return await Client.connect(
         s.temporal_address,
         namespace=s.temporal_namespace,
         data_converter=data_converter(s),
         tls=s.temporal_tls(),
+        interceptors=telemetry.tracing_interceptors(s),
+        runtime=runtime,
     )
 
 
@@ -54,7 +59,7 @@ async def main() -> None:
     # httpx logs every request URL at INFO: a `slack.url` secret must not reach the logs
     logging.getLogger("httpx").setLevel(logging.WARNING)
     s = get_settings()
-    client = await connect()
+    client = await connect(telemetry.worker_runtime(s))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

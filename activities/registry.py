@@ -28,6 +28,7 @@ import importlib
 import inspect
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -38,8 +39,9 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
-from activities import outbound
+from activities import metrics, outbound
 from activities.connections import ResolvedConnection
 from activities.connections import resolve as resolve_connection
 from activities.errors import InvalidParams, NotConfigured, to_application_error
@@ -153,6 +155,19 @@ def action(name: str, params: type[P]) -> Callable[[ActionFn], Callable[..., Any
         declared = secret_fields(params)
 
         async def run(req: ActionRequest) -> dict[str, Any]:
+            started, outcome = time.monotonic(), "cancelled"
+            try:
+                with metrics.step_span(name, req.run_id, req.step):
+                    result = await call(req)
+                outcome = "succeeded"
+                return result
+            except ApplicationError as err:
+                outcome = "non_retryable_error" if err.non_retryable else "retryable_error"
+                raise
+            finally:
+                metrics.record(name, outcome, time.monotonic() - started)
+
+        async def call(req: ActionRequest) -> dict[str, Any]:
             secrets: tuple[str, ...] = ()
             try:
                 resolved, found = resolve_secret_fields(req.params, declared)

@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine, text
 from sqlmodel import SQLModel
 
+import api.analytics.tables  # noqa: F401  (registers the analytics tables)
 import api.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from api.db import sync_url
 from settings import get_settings

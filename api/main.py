@@ -15,12 +15,17 @@ import anyio
 from fastapi import FastAPI
 from temporalio.client import Client
 
+import telemetry
+from api.analytics import ingest
 from api.auth import DirectoryCache
 from api.codec_access import CodecCORS, ui_origins
 from api.db import make_engine, migrate, sessionmaker
 from api.errors import install_handlers
 from api.limits import CODEC_MAX_BODY, BodySizeLimit
+from api.metrics import RequestMetrics
 from api.routes import (
+    analytics,
+    audit,
     codec,
     connections,
     decisions,
@@ -28,6 +33,7 @@ from api.routes import (
     hooks,
     inbox,
     me,
+    metrics,
     runs,
     schedules,
     templates,
@@ -61,6 +67,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         raise
     await anyio.to_thread.run_sync(migrate, settings.database_url)
     engine = make_engine(settings.database_url)
+    app.state.engine = engine
     app.state.sessionmaker = sessionmaker(engine)
     app.state.directory = directory
     if app.state.temporal is None:
@@ -70,18 +77,22 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             namespace=settings.temporal_namespace,
             data_converter=data_converter(settings),
             tls=settings.temporal_tls(),
+            interceptors=telemetry.tracing_interceptors(settings),
             lazy=True,
         )
-    # connection health checks (SPEC §8): a background task of every replica
+    # connection health checks (SPEC §8) and the analytics ingester (SPEC §10):
+    # background tasks of every replica
     from api.services.connections import HealthScheduler
 
     checks = asyncio.create_task(HealthScheduler(app.state.sessionmaker).run())
+    ingester = ingest.start(app.state.temporal, engine, settings)
     try:
         yield
     finally:
         checks.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await checks
+        await ingest.stop(ingester)
         await engine.dispose()
 
 
@@ -94,8 +105,11 @@ def create_app(
     app.state.temporal = temporal_client
     install_handlers(app)
     app.add_middleware(BodySizeLimit, prefix_limits={"/codec/": CODEC_MAX_BODY})
+    app.add_middleware(RequestMetrics)
     app.add_middleware(CodecCORS, origins=ui_origins(app.state.settings.temporal_ui_url))
-    for module in (health, templates, runs, inbox, schedules, triggers, hooks, connections, codec):
+    for module in (health, templates, runs, audit, inbox, schedules, triggers, hooks, metrics):
+        app.include_router(module.router)
+    for module in (connections, codec, analytics):  # SPEC §8, §12, §10
         app.include_router(module.router)
     for people in (me, decisions, ui_routes, ui_links):  # SPEC §11
         app.include_router(people.router)

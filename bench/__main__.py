@@ -17,10 +17,18 @@ import traceback
 from datetime import UTC, datetime
 from typing import Any
 
-from bench import api_overhead, approvals, codec, faults, overhead, profile, report
+from bench import analytics, api_overhead, approvals, codec, faults, overhead, profile, report
 from bench.common import ROOT, loadavg, machine_facts
 
-SECTIONS = ("overhead", "approvals", "api_overhead", "faults", "profile", "codec")
+SECTIONS = (
+    "overhead",
+    "approvals",
+    "api_overhead",
+    "faults",
+    "profile",
+    "codec",
+    "analytics",
+)
 
 
 def plan(quick: bool) -> dict[str, Any]:
@@ -33,6 +41,7 @@ def plan(quick: bool) -> dict[str, Any]:
             "faults": lambda: faults.run(n=30),
             "profile": lambda: profile.run(n=20),
             "codec": lambda: codec.run(rounds=2, scale=0.15),
+            "analytics": lambda: analytics.run(n=30, synthetic=2000, reps=10),
         }
     return {
         "overhead": lambda: overhead.run(rounds=6, scale=0.5),
@@ -41,6 +50,7 @@ def plan(quick: bool) -> dict[str, Any]:
         "faults": lambda: faults.run(n=200),
         "profile": lambda: profile.run(n=100),
         "codec": lambda: codec.run(rounds=6, scale=0.5),
+        "analytics": lambda: analytics.run(n=200, synthetic=10_000),
     }
 
 

@@ -65,6 +65,7 @@ async def api(client: Client, task_queue: str) -> AsyncIterator[Api]:
         task_queue=task_queue,
         database_url=env["DATABASE_URL"],
         directory_file=env["DIRECTORY_FILE"],
+        analytics_interval=0,  # no background ingester skewing the other benchmarks
     )
     app = create_app(settings, temporal_client=client)
     async with app.router.lifespan_context(app):

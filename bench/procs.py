@@ -115,6 +115,7 @@ def relayflow_env(address: str, task_queue: str, **extra: str) -> dict[str, str]
 
 class WorkerProc(Proc):
     def __init__(self, address: str, task_queue: str, workdir: Path, **extra_env: str) -> None:
+        extra_env.setdefault("WORKER_METRICS_PORT", str(free_port()))  # never 9464 of `make run`
         env = relayflow_env(address, task_queue, **extra_env)
         super().__init__("worker", [sys.executable, "worker.py"], env, workdir / "worker.log")
 

@@ -254,6 +254,7 @@ def render(res: dict[str, Any]) -> str:
         ("profile", "## 5. Profile of the interpreter's hot path", profile),
         ("codec", "## 6. Encrypted payloads: the codec's cost", codec),
     )
+    from bench import analytics
     for key, title, fn in sections:
         lines += [title, ""]
         if key not in res:
@@ -262,6 +263,10 @@ def render(res: dict[str, Any]) -> str:
             lines += [f"Failed: `{res[key]['error']}`", ""]
         else:
             lines += fn(res[key])
+    if "analytics" in res and "error" not in res["analytics"]:
+        lines += [analytics.BEGIN, analytics.TITLE, "", *analytics.render(res["analytics"]), analytics.END, ""]
+    else:
+        lines += [analytics.BEGIN, analytics.TITLE, "", "(not run)", analytics.END, ""]
     if FINDINGS.exists():
         lines += ["## Findings and what changed", "", FINDINGS.read_text().strip(), ""]
     return "\n".join(lines)

@@ -168,6 +168,17 @@ class ApiClient:
             "POST", f"/runs/{_seg(run_id)}/steps/{_seg(step)}/decision", json=body
         )
 
+    def analytics_templates(self, since: str) -> Any:
+        return self.request("GET", "/analytics/templates", params={"since": since})
+
+    def analytics_template(self, name: str, since: str) -> Any:
+        return self.request("GET", f"/analytics/templates/{_seg(name)}", params={"since": since})
+
+    def audit(self, run_id: str, *, csv: bool = False) -> Any:
+        """The run's audit trail: JSON body, or the CSV text with `csv=True`."""
+        params = {"format": "csv"} if csv else None
+        return self.request("GET", f"/runs/{_seg(run_id)}/audit", params=params)
+
     def reassign(
         self, run_id: str, step: str, users: list[str] | None = None, roles: list[str] | None = None
     ) -> Any:

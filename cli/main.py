@@ -9,7 +9,13 @@ are part of the interface.
 
 from __future__ import annotations
 
-from cli import cmd_connections, cmd_runs, cmd_schedules, cmd_templates  # noqa: F401 - registers the commands
+from cli import (  # noqa: F401 - registers the commands
+    cmd_connections,
+    cmd_runs,
+    cmd_schedules,
+    cmd_stats,
+    cmd_templates,
+)
 from cli.app import API_ERROR, EXIT_CODES, FAILED, OK, USAGE, app
 
 __all__ = ["API_ERROR", "EXIT_CODES", "FAILED", "OK", "USAGE", "app"]

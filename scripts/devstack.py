@@ -169,11 +169,13 @@ def main() -> int:
         subprocess.run([sys.executable, "-m", "api.load_templates", "templates"], cwd=ROOT, env=env, check=True)
         codec = (f"  payloads     encrypted; codec server {api}/codec (docs/operations.md)\n"
                  if ui_flags(s) else "")
+        metrics = f"http://{s.worker_metrics_host}:{s.worker_metrics_port}/metrics"
         log.info("relayflow is up:\n  API docs     %s/docs\n  Web inbox    %s/ui (sign in with a token)\n"
-                 "  Temporal UI  %s\n"
+                 "  Temporal UI  %s\n  metrics      %s/metrics (API), %s (worker)\n"
                  "  directory    %s (tokens for curl/CLI/web inbox)\n  egress       actions may reach %s "
                  "(EGRESS_ALLOW) and their connections\n%s  Ctrl-C stops everything",
-                 api, api, s.temporal_ui_url, env["DIRECTORY_FILE"], env["EGRESS_ALLOW"], codec)
+                 api, api, s.temporal_ui_url, api, metrics, env["DIRECTORY_FILE"],
+                 env["EGRESS_ALLOW"], codec)
         while not (problem := stack.failed()):
             time.sleep(0.5)
         log.error("%s; stopping", problem)

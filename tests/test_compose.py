@@ -115,3 +115,35 @@ def test_search_attributes_registered_by_setup_job() -> None:
 
     for key in sa.ALL:
         assert f"--name {key.name} " in script
+
+
+def test_prometheus_scrapes_the_api_and_every_worker(config: dict) -> None:
+    import yaml
+
+    prom = config["services"]["prometheus"]
+    assert prom["image"].startswith("prom/prometheus:")
+    assert {int(p["published"]) for p in prom.get("ports", [])} == {9090}
+    assert config["services"]["worker"]["environment"]["WORKER_METRICS_HOST"] == "0.0.0.0"
+    port = int(config["services"]["worker"]["environment"]["WORKER_METRICS_PORT"])
+    scrape = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
+    jobs = {j["job_name"]: j for j in scrape["scrape_configs"]}
+    assert jobs["relayflow-api"]["static_configs"][0]["targets"] == ["api:8000"]
+    assert jobs["relayflow-worker"]["dns_sd_configs"][0] == {
+        "names": ["worker"], "type": "A", "port": port, "refresh_interval": "30s"
+    }
+    alerts = yaml.safe_load((ROOT / "deploy/prometheus/alerts.yml").read_text())
+    names = {r["alert"] for g in alerts["groups"] for r in g["rules"]}
+    assert {"RelayflowRunFailureRate", "RelayflowApprovalWaitingPastSla"} <= names
+
+
+def test_grafana_dashboard_uses_the_relayflow_series() -> None:
+    dash = json.loads((ROOT / "deploy/grafana/relayflow-dashboard.json").read_text())
+    exprs = " ".join(t["expr"] for p in dash["panels"] for t in p["targets"])
+    from workflows.engine import metrics
+
+    for series in (
+        metrics.RUNS_STARTED, metrics.RUNS_CLOSED, metrics.RUN_DURATION, metrics.STEP_DURATION,
+        metrics.APPROVAL_TURNAROUND, metrics.SLA_FIRED, "relayflow_action_calls_total",
+        "relayflow_action_duration_seconds", "relayflow_http_requests_total",
+    ):
+        assert series in exprs, series

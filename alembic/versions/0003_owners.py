@@ -1,7 +1,7 @@
 """template owners (SPEC §8 "Who may change and read what")
 
 Revision ID: 0003_owners
-Revises: 0001
+Revises: 0002_connections
 Create Date: 2026-12-02 10:00:00
 
 Backfill: every existing template gets one owner, the `created_by` of its first stored

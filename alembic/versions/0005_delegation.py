@@ -1,7 +1,7 @@
 """delegations: self-service out-of-office (PUT /me/delegation)
 
 Revision ID: 0005_delegation
-Revises: 0001
+Revises: 0003_owners
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from temporalio.service import RPCError
 from activities.directory import User
 from api.auth import OPERATOR_ROLES
 from api.errors import Conflict, Forbidden, Invalid
+from api.services.actors import cancel_reason
 from api.services.temporal_errors import (
     closed_or_missing,
     closed_state,
@@ -28,7 +29,7 @@ from api.services.temporal_errors import (
     update_error,
 )
 from workflows.engine import search_attributes as sa
-from workflows.engine.io import DecideInput, ReassignInput, RunStatus, StepStatus
+from workflows.engine.io import ControlInput, DecideInput, ReassignInput, RunStatus, StepStatus
 
 QUERY_TIMEOUT = timedelta(seconds=10)
 UPDATE_TIMEOUT = timedelta(seconds=30)
@@ -117,9 +118,9 @@ async def control(
     handle = client.get_workflow_handle(run_id)
     try:
         if action == "cancel":
-            await handle.cancel()
+            await handle.cancel(reason=cancel_reason(user.id))
         else:
-            await handle.signal(action)
+            await handle.signal(action, ControlInput(actor=user.id))
     except RPCError as e:
         raise await closed_or_missing(client, run_id) from e
 

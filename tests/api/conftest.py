@@ -103,6 +103,7 @@ def settings(database_url: str, directory_file: Path, client: Client, task_queue
         temporal_address=client.service_client.config.target_host,
         temporal_ui_url="http://ui.test:8233",
         webhook_secrets={"github": WEBHOOK_SECRET, "acme": WEBHOOK_SECRET},
+        analytics_interval=0,  # the analytics tests run their own ingesting apps
     )
 
 

@@ -77,6 +77,7 @@ def running_stack(data: Path, erp: str, **extra_env: str) -> Iterator[Stack]:
         TEMPORAL_HTTP_ADDRESS=f"127.0.0.1:{hport}",
         API_PORT=str(aport), API_PUBLIC_URL=st.api,
         DATABASE_URL=f"sqlite:///{data / 'relayflow.db'}", TASK_QUEUE=st.task_queue,
+        WORKER_METRICS_PORT=str(free_port()),
     )
     env.update(extra_env)
     st.env = env

@@ -56,6 +56,16 @@ class DecideInput(BaseModel):
     on_behalf_of: str | None = None
 
 
+class ControlInput(BaseModel):
+    """Optional payload of the `pause` / `resume` signals: who asked.
+
+    The workflow does not use it; it stays in the signal's history event, where the
+    audit trail reads the actor. A signal without payload (Web UI, CLI) is still valid.
+    """
+
+    actor: str | None = None
+
+
 class ReassignInput(BaseModel):
     """Payload of the `reassign` update (API) / signal."""
 

@@ -26,9 +26,9 @@ from typing import Any
 
 from temporalio import workflow
 
+from workflows.engine import metrics, status
 from workflows.engine import scope as scopes
 from workflows.engine import search_attributes as sa
-from workflows.engine import status
 from workflows.engine.continuation import HISTORY_LIMIT, Continuation, unpack
 from workflows.engine.frame import Frame
 from workflows.engine.io import PendingTask, RunInput, RunStatus, StepStatus
@@ -162,6 +162,7 @@ class Runtime(Continuation):
         self._track(address, state)
         if state in TERMINAL:
             self.progress.pop(address, None)
+            metrics.step_finished(self, address, state)
         self.changed(address)
         return st
 

@@ -20,9 +20,17 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     import workflows.engine.approvals.handlers as handlers
     import workflows.engine.approvals.state as approval_state
+    import workflows.engine.metrics as metrics
     import workflows.engine.scheduler as scheduler
     import workflows.engine.sla as sla
-    from workflows.engine.io import DecideInput, ReassignInput, RunInput, RunStatus, StepStatus
+    from workflows.engine.io import (
+        ControlInput,
+        DecideInput,
+        ReassignInput,
+        RunInput,
+        RunStatus,
+        StepStatus,
+    )
     from workflows.engine.runtime import Runtime
     from workflows.language.expressions import ExpressionError, render
 
@@ -39,6 +47,7 @@ class TemplateWorkflow:
     @workflow.run
     async def run(self, inp: RunInput) -> dict[str, Any]:
         rt = self.rt
+        metrics.run_started(rt)
         for start in rt.on_start:
             start()
         rt.changed()
@@ -68,6 +77,7 @@ class TemplateWorkflow:
             await hook()
         await rt.drain()  # let in-flight notifications finish
         rt.changed()
+        metrics.run_closed(rt)
 
     async def _run_top(self, rt: Runtime) -> dict[str, Any]:
         failure = await scheduler.run_dag(rt, rt.top)
@@ -86,12 +96,12 @@ class TemplateWorkflow:
     # ------------------------------------------------------------------ signals
 
     @workflow.signal
-    def pause(self) -> None:
-        """Start nothing new until `resume` (running activities finish)."""
+    def pause(self, by: ControlInput | None = None) -> None:
+        """Start nothing new until `resume` (running activities finish); `by` names who asked."""
         self.rt.pause()
 
     @workflow.signal
-    def resume(self) -> None:
+    def resume(self, by: ControlInput | None = None) -> None:
         self.rt.resume()
 
     # ---- approvals: the `decide` signal ignores and records what the `decide` update's

@@ -14,6 +14,7 @@ from typing import Any, Literal, Protocol
 
 from temporalio import workflow
 
+from workflows.engine import metrics
 from workflows.engine.approvals.state import (
     ApprovalState,
     detail,
@@ -72,6 +73,7 @@ async def run(ctx: StepContext, spec: ApprovalSpec) -> dict[str, Any]:
     if task.decision is None:  # timed out with `on_timeout: fail`
         raise StepFailure(f"approval timed out after {spec.timeout} without a decision")
     ctx.status.decision = task.decision
+    metrics.approval_decided(ctx.rt, task)
     notify(state, task, "decided", task.votes[-1].actor if task.votes else task.decided_by)
     return task.output()
 
