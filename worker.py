@@ -33,6 +33,26 @@ def interceptors() -> list[Any]:
     return [AttemptInterceptor()]
 
 
+def failure_types() -> list[type[BaseException]]:
+    """Errors that fail the run instead of retrying its workflow task forever.
+
+    Narrow on purpose: only an exceeded expression budget (it fails its step; should
+    one escape a step, retrying the task would hit the same budget again)."""
+    from workflows.expression_errors import BudgetExceeded
+
+    return [BudgetExceeded]
+
+
+def configure_limits() -> None:
+    """Install the expression budgets from the settings (workflow code cannot read them)."""
+    from workflows import _cel_budget
+
+    s = get_settings()
+    _cel_budget.configure(
+        max_value_bytes=s.expression_max_value_bytes, max_cpu_ms=s.expression_max_cpu_ms
+    )
+
+
 def activities() -> list[Callable[..., Any]]:
     from activities.registry import all_activities
 
@@ -52,6 +72,7 @@ async def connect() -> Client:
 async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     s = get_settings()
+    configure_limits()
     client = await connect()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -63,6 +84,7 @@ async def main() -> None:
         workflows=workflows(),
         activities=activities(),
         interceptors=interceptors(),
+        workflow_failure_exception_types=failure_types(),
         graceful_shutdown_timeout=timedelta(seconds=10),
     ):
         log.info("worker polling task queue %r on %s", s.task_queue, s.temporal_address)

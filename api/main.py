@@ -11,15 +11,18 @@ from contextlib import asynccontextmanager
 
 import anyio
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from api.auth import DirectoryCache
-from api.db import make_engine, migrate, sessionmaker
+from api.db import Timeouts, make_engine, migrate, sessionmaker
 from api.errors import install_handlers
+from api.jsonbody import StrictJSONBody
 from api.limits import BodySizeLimit
 from api.routes import health, hooks, inbox, runs, schedules, templates, triggers
+from api.temporal import background_connection
 from settings import Settings, get_settings
+from workflows import _cel_budget
 
 log = logging.getLogger("relayflow.api")
 
@@ -33,34 +36,44 @@ Every error body is `{error, detail}`; validation failures add `errors: [{loc, m
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
+    _cel_budget.configure(
+        max_value_bytes=settings.expression_max_value_bytes,
+        max_cpu_ms=settings.expression_max_cpu_ms,
+    )
     await anyio.to_thread.run_sync(migrate, settings.database_url)
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, database_timeouts(settings))
     app.state.sessionmaker = sessionmaker(engine)
     app.state.directory = DirectoryCache(settings.directory_file)
-    if app.state.temporal is None:
-        # lazy: the API starts (and /health reports 503) while Temporal is still coming up
-        app.state.temporal = await Client.connect(
-            settings.temporal_address,
-            namespace=settings.temporal_namespace,
-            data_converter=pydantic_data_converter,
-            tls=settings.temporal_tls(),
-            lazy=True,
-        )
     try:
-        yield
+        # the API starts (and answers 503 where Temporal is needed) while Temporal is down
+        async with background_connection(app, settings):
+            yield
     finally:
         await engine.dispose()
+
+
+def database_timeouts(settings: Settings) -> Timeouts:
+    return Timeouts(
+        connect=settings.database_connect_timeout,
+        pool=settings.database_pool_timeout,
+        statement=settings.database_statement_timeout,
+    )
 
 
 def create_app(
     settings: Settings | None = None, *, temporal_client: Client | None = None
 ) -> FastAPI:
     """The ASGI app. `temporal_client` lets tests and embedders share a connected client."""
-    app = FastAPI(title="relayflow", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    # FastAPIOffline: /docs and /redoc load Swagger UI and ReDoc from the installed
+    # package, not from a CDN, so they work on machines without internet
+    app: FastAPI = FastAPIOffline(
+        title="relayflow", version="0.1.0", description=DESCRIPTION, lifespan=lifespan
+    )
     app.state.settings = settings or get_settings()
     app.state.temporal = temporal_client
     install_handlers(app)
-    app.add_middleware(BodySizeLimit)
+    app.add_middleware(StrictJSONBody)
+    app.add_middleware(BodySizeLimit)  # outermost: refuses big bodies before anything reads them
     for module in (health, templates, runs, inbox, schedules, triggers, hooks):
         app.include_router(module.router)
     return app

@@ -2,10 +2,13 @@
 
 Data lives in `.data/` (or RELAYFLOW_DATA_DIR), so a second `make run` sees earlier runs.
 Ctrl-C (or SIGTERM) stops all three and waits for them; nothing is left behind.
+If this process is killed outright (SIGKILL, OOM killer), the kernel kills the three
+children too (Linux parent-death signal), so none keeps holding its port.
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import signal
@@ -27,6 +30,21 @@ log = logging.getLogger("relayflow.devstack")
 BIN = Path(sys.executable).parent
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def die_with(parent: int) -> None:
+    """In the child (Popen's preexec_fn): get SIGKILL when `parent` dies (Linux only).
+
+    The check after prctl covers a parent that died between fork and prctl."""
+    if sys.platform != "linux":
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
 class Stack:
     """Child processes, each in its own process group so a stop reaches their children too."""
 
@@ -34,7 +52,10 @@ class Stack:
         self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
 
     def start(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(argv, cwd=ROOT, env=env, start_new_session=True)
+        parent = os.getpid()
+        proc = subprocess.Popen(
+            argv, cwd=ROOT, env=env, start_new_session=True, preexec_fn=lambda: die_with(parent)
+        )
         self.procs.append((name, proc))
         log.info("started %s (pid %d)", name, proc.pid)
         return proc

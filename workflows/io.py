@@ -54,6 +54,9 @@ class DecideInput(BaseModel):
     data: dict[str, Any] | None = None
     # set by the API when the actor decides as `admin` (recorded on the decision)
     as_admin: bool = False
+    # set by the API: the update's validator refuses it after this time (`Expired`), so a
+    # decision the API answered 504 for is never applied later (see api/services/updates.py)
+    expires_at: datetime | None = None
 
 
 class ReassignInput(BaseModel):
@@ -63,6 +66,7 @@ class ReassignInput(BaseModel):
     actor: str
     users: list[str] = Field(default_factory=list)
     roles: list[str] = Field(default_factory=list)
+    expires_at: datetime | None = None  # as DecideInput.expires_at
 
 
 class ActionRequest(BaseModel):

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from workflows._schema_errors import translate
 from workflows._validate_graph import check_structure
+from workflows._validate_limits import TemplateLimits, over_limits
 from workflows.model import SlaLevel, Step, Template
 
 log = logging.getLogger("relayflow.validate")
@@ -73,9 +74,15 @@ def validate_template(
     *,
     actions: ActionModels | None = None,
     resolve_template: Resolver | None = None,
+    limits: TemplateLimits | None = None,
 ) -> ValidationResult:
-    """Every problem in a template document (or model); never raises."""
+    """Every problem in a template document (or model); never raises.
+
+    A template over the size caps (`limits`) gets only those findings: the other
+    checks are what a huge template makes slow."""
     findings: list[Finding] = []
+    if isinstance(doc, Mapping) and (big := over_limits(doc, limits or TemplateLimits())):
+        return ValidationResult(None, [Finding(loc, msg) for loc, msg in big])
 
     def add(loc: str, msg: str) -> None:
         findings.append(Finding(loc, msg))

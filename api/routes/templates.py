@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import PlainTextResponse
 
 from api.auth import DESIGNER_ROLES, require_any_role
-from api.deps import CurrentUser, SessionDep
+from api.deps import CurrentUser, SessionDep, SettingsDep
 from api.errors import Invalid, error_responses
 from api.models import TemplateVersion
 from api.schemas import (
@@ -19,6 +19,8 @@ from api.schemas import (
     ValidationReport,
 )
 from api.services import registry
+from settings import Settings
+from workflows._validate_limits import TemplateLimits
 from workflows.model import Template
 
 router = APIRouter(prefix="/templates", tags=["templates"])
@@ -50,27 +52,35 @@ async def _document(request: Request) -> dict[str, Any]:
     return await registry.read_document(await request.body(), request.headers.get("content-type"))
 
 
+def _limits(settings: Settings) -> TemplateLimits:
+    return TemplateLimits(
+        max_steps=settings.template_max_steps, max_edges=settings.template_max_edges
+    )
+
+
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
     openapi_extra=_BODY,
     responses=error_responses(401, 403, 413, 415, 422),
 )
-async def save_template(request: Request, session: SessionDep, user: CurrentUser) -> SavedTemplate:
+async def save_template(
+    request: Request, session: SessionDep, settings: SettingsDep, user: CurrentUser
+) -> SavedTemplate:
     """Save a new version of a template (versions are immutable, numbered 1, 2, …)."""
     require_any_role(user, DESIGNER_ROLES, "saving templates")
     doc = await _document(request)
-    template = await registry.validate(session, doc)
+    template = await registry.validate(session, doc, _limits(settings))
     row = await registry.save(session, doc, template, user.id)
     return SavedTemplate(name=row.name, version=row.version)
 
 
 @router.post("/validate", openapi_extra=_BODY, responses=error_responses(401, 413, 415, 422))
 async def validate_template(
-    request: Request, session: SessionDep, _: CurrentUser
+    request: Request, session: SessionDep, settings: SettingsDep, _: CurrentUser
 ) -> ValidationReport:
     """Check a template without saving: 200 `{valid: true, findings: []}` or the 422 of a save."""
-    await registry.validate(session, await _document(request))
+    await registry.validate(session, await _document(request), _limits(settings))
     return ValidationReport(valid=True, findings=[])
 
 

@@ -18,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.errors import Conflict, ErrorItem, Invalid, NotFound, UnsupportedMediaType, loc_str
 from api.models import TemplateVersion
+from workflows._validate_limits import TemplateLimits
 from workflows.loader import TemplateSyntaxError, load_document
 from workflows.model import Template
 
@@ -108,14 +109,18 @@ def findings_error(findings: Sequence[Any], what: str = "template") -> Invalid:
     return Invalid(f"the {what} is invalid: {first.loc}: {first.msg}{more}", items)
 
 
-async def validate(session: AsyncSession, doc: dict[str, Any]) -> Template:
-    """The parsed template, or `Invalid` with every finding."""
+async def validate(
+    session: AsyncSession, doc: dict[str, Any], limits: TemplateLimits | None = None
+) -> Template:
+    """The parsed template, or `Invalid` with every finding (`limits`: the size caps)."""
     from workflows.validate import validate_template
 
     closure = await load_closure(session, doc)
     try:  # CPU-bound (a big template takes a while): keep the event loop free
         result = await anyio.to_thread.run_sync(
-            functools.partial(validate_template, doc, resolve_template=closure.template)
+            functools.partial(
+                validate_template, doc, resolve_template=closure.template, limits=limits
+            )
         )
     except ValidationError as e:  # defensive: the validator reports, it should not raise
         items = [ErrorItem(loc=loc_str(x["loc"]), msg=x["msg"]) for x in e.errors()]

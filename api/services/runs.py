@@ -20,6 +20,7 @@ from temporalio.service import RPCError
 from activities.directory import User
 from api.auth import OPERATOR_ROLES, assignee_keys
 from api.errors import Conflict, Forbidden, Invalid
+from api.services import updates
 from api.services.temporal_errors import (
     closed_or_missing,
     closed_state,
@@ -31,7 +32,8 @@ from workflows import search_attributes as sa
 from workflows.io import DecideInput, ReassignInput, RunStatus, StepStatus
 
 QUERY_TIMEOUT = timedelta(seconds=10)
-UPDATE_TIMEOUT = timedelta(seconds=30)
+#: default time limit of updates (the API passes DECISION_TIMEOUT)
+UPDATE_LIMIT = 30.0
 
 
 def _failure_message(e: BaseException) -> str:
@@ -113,12 +115,12 @@ async def control(client: Client, run_id: str, action: str, user: User) -> None:
         raise await closed_or_missing(client, run_id) from e
 
 
-async def _update(client: Client, run_id: str, name: str, arg: Any) -> StepStatus:
-    handle = client.get_workflow_handle(run_id)
+async def _update(
+    client: Client, run_id: str, name: str, arg: Any, limit: float = UPDATE_LIMIT
+) -> StepStatus:
+    """The update with a time limit: 504 when the run did not take it (then it never will)."""
     try:
-        return await handle.execute_update(
-            name, arg, result_type=StepStatus, rpc_timeout=UPDATE_TIMEOUT
-        )
+        return await updates.execute(client, run_id, name, arg, StepStatus, limit)
     except (WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, RPCError) as e:
         raise await update_error(client, run_id, e) from None
 
@@ -131,20 +133,27 @@ async def decide(
     outcome: str,
     comment: str | None,
     data: dict[str, Any] | None,
+    limit: float = UPDATE_LIMIT,
 ) -> StepStatus:
     """The `decide` update as `user`; an admin who is not an assignee decides `as_admin`."""
     decision = DecideInput(step=step, outcome=outcome, actor=user.id, comment=comment, data=data)
     try:
-        return await _update(client, run_id, "decide", decision)
+        return await _update(client, run_id, "decide", decision, limit)
     except Forbidden:
         if not user.is_admin:
             raise
     decision.as_admin = True
-    return await _update(client, run_id, "decide", decision)
+    return await _update(client, run_id, "decide", decision, limit)
 
 
 async def reassign(
-    client: Client, run_id: str, step: str, user: User, users: list[str], roles: list[str]
+    client: Client,
+    run_id: str,
+    step: str,
+    user: User,
+    users: list[str],
+    roles: list[str],
+    limit: float = UPDATE_LIMIT,
 ) -> StepStatus:
     """The `reassign` update, by an operator/admin or one of the step's current assignees."""
     if not users and not roles:
@@ -163,4 +172,5 @@ async def reassign(
         run_id,
         "reassign",
         ReassignInput(step=step, actor=user.id, users=users, roles=roles),
+        limit,
     )

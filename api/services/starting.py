@@ -20,7 +20,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import Conflict, ErrorItem, Invalid, loc_str
 from api.schemas import TAGS_MAX_BYTES, tags_size
-from api.services import registry
+from api.services import registry, run_checks
 from settings import Settings
 from workflows import search_attributes as sa
 from workflows.compiler import compile_template
@@ -106,18 +106,21 @@ def check_tags(tags: dict[str, str]) -> list[str]:
 
 async def prepare(
     session: AsyncSession,
+    settings: Settings,
     template: str,
     version: int | None,
     data: dict[str, Any],
     started_by: str | None,
     tags: dict[str, str] | None = None,
 ) -> RunInput:
-    """The workflow input of a new run: 404 unknown template, 422 input not matching."""
+    """The workflow input of a new run: 404 unknown template, 422 input not matching
+    (its shape, `input_schema`, or what the workers could decode; `api.services.run_checks`)."""
+    run_checks.check_shape(data, settings)
     row = await registry.get(session, template, version)
     parsed = Template.model_validate(row.body)
-    check_input(parsed.input_schema, data)
+    await run_checks.check_schema(lambda: check_input(parsed.input_schema, data), settings)
     subflows, pins = await pin_subflows(session, row.body)
-    return RunInput(
+    run = RunInput(
         plan=compile_template(parsed, row.version),
         input=data,
         subflows=subflows,
@@ -125,6 +128,8 @@ async def prepare(
         started_by=started_by,
         tags=dict(tags or {}),
     )
+    await run_checks.check_payload(run, settings)
+    return run
 
 
 def search_attributes(run: RunInput) -> TypedSearchAttributes:

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from workflows.steps.base import StepContext
 
 INVALID_REASSIGN = "InvalidReassign"
+EXPIRED = "Expired"
 
 
 async def run(ctx: StepContext) -> dict[str, Any]:
@@ -116,7 +117,20 @@ async def _await_decision(task: ApprovalTask, timeout: str | None, on_timeout: s
 # -- handlers (delegated to by TemplateWorkflow) -----------------------------------------
 
 
+def check_expiry(r: DecideInput | ReassignInput) -> None:
+    """Refuse an update the API already gave up on (it answered 504): nothing applies late.
+
+    Validators do not run on replay, so reading the workflow clock here is safe."""
+    if r.expires_at is not None and workflow.now() > r.expires_at:
+        raise ApplicationError(
+            "the request reached the run after its deadline and was not applied",
+            type=EXPIRED,
+            non_retryable=True,
+        )
+
+
 def validate_decide(rt: Runtime, d: DecideInput) -> None:
+    check_expiry(d)
     state = state_of(rt)
     state.book.waiting(d.step).check(d)
 
@@ -156,6 +170,7 @@ def _apply(rt: Runtime, task: ApprovalTask, d: DecideInput) -> None:
 
 
 def validate_reassign(rt: Runtime, r: ReassignInput) -> None:
+    check_expiry(r)
     state = state_of(rt)
     state.book.waiting(r.step)
     if not r.users and not r.roles:
