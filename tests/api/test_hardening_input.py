@@ -110,7 +110,7 @@ async def saved(api: httpx.AsyncClient, worker: Worker) -> str:
 async def test_run_input_nested_deep_refused(api: httpx.AsyncClient, saved: str, levels: int) -> None:
     """Input nested 200-250 deep started a run no worker could decode (stuck for good);
     >= 256 was a 500."""
-    body = '{"template": "%s", "input": %s}' % (saved, deep_text(levels))
+    body = f'{{"template": "{saved}", "input": {deep_text(levels)}}}'
     r = await api.post("/runs", content=body, headers=auth("eve") | JSON)
     assert_error(r, 422, "nested too deeply")
 
@@ -124,7 +124,7 @@ async def test_run_input_at_the_depth_limit_runs(api: httpx.AsyncClient, saved: 
     "raw", ['{"x": NaN}', '{"x": -Infinity}', '{"x": 1e999}', '{"x": "\\udc00"}', '{"\\ud800": 1}']
 )
 async def test_run_input_outside_json_refused(api: httpx.AsyncClient, saved: str, raw: str) -> None:
-    body = '{"template": "%s", "input": %s}' % (saved, raw)
+    body = f'{{"template": "{saved}", "input": {raw}}}'
     assert_error(await api.post("/runs", content=body, headers=auth("eve") | JSON), 422)
 
 
