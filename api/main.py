@@ -16,6 +16,7 @@ from temporalio.client import Client
 
 from api.auth import DirectoryCache
 from api.db import Timeouts, make_engine, migrate, sessionmaker
+from api.docs import OfflineDocs
 from api.errors import install_handlers
 from api.jsonbody import StrictJSONBody
 from api.limits import BodySizeLimit
@@ -73,6 +74,7 @@ def create_app(
     app.state.temporal = temporal_client
     install_handlers(app)
     app.add_middleware(StrictJSONBody)
+    app.add_middleware(OfflineDocs)
     app.add_middleware(BodySizeLimit)  # outermost: refuses big bodies before anything reads them
     for module in (health, templates, runs, inbox, schedules, triggers, hooks):
         app.include_router(module.router)
