@@ -228,3 +228,45 @@ async def test_temporal_down_at_start_is_503_then_reconnects(
 
             assert await eventually(up, timeout=30)
             assert (await api.get("/health")).status_code == 200
+
+
+async def test_database_sessions_carry_the_statement_timeout(app: FastAPI, database_url: str) -> None:
+    """PostgreSQL sessions get `statement_timeout` (DATABASE_STATEMENT_TIMEOUT) and keep the
+    options given in the URL (the tests' search_path)."""
+    from sqlalchemy import text
+
+    if database_url.startswith("sqlite"):
+        pytest.skip("statement_timeout is a PostgreSQL setting")
+    async with app.state.sessionmaker() as session:
+        timeout = (await session.exec(text("SHOW statement_timeout"))).one()[0]  # type: ignore[call-overload]
+        path = (await session.exec(text("SHOW search_path"))).one()[0]  # type: ignore[call-overload]
+    assert timeout == "15s"
+    assert path.startswith("rf_api_")
+
+
+async def test_checks_off_the_event_loop_have_a_time_limit(
+    settings: Settings, client: Client
+) -> None:
+    """input_schema checks and trigger expressions run in a thread with CHECK_TIMEOUT (the
+    e-mail pattern froze the loop for 9 s). A zero limit makes every check time out."""
+    import json
+
+    from tests.api.conftest import save, simple_template
+    from tests.api.test_schedules_triggers import signed
+
+    app = create_app(settings.model_copy(update={"check_timeout": 0.0}), temporal_client=client)
+    async with app.router.lifespan_context(app), http(app) as api:
+        name = unique("slow")
+        await save(api, simple_template(name, input_schema={"type": "object"}))
+        r = await api.post("/runs", json={"template": name, "input": {}}, headers=auth("eve"))
+        assert r.status_code == 422 and "CHECK_TIMEOUT" in r.json()["detail"], r.text
+        rule = {"id": unique("slow"), "source": "acme", "template": name, "input": {}}
+        assert (await api.post("/triggers", json=rule, headers=auth("dana"))).status_code == 201
+        try:
+            raw = json.dumps({"nonce": unique("n")}).encode()
+            r = await api.post("/hooks/acme", content=raw, headers=signed(raw))
+            assert r.status_code == 202, r.text
+            skipped = {s["loc"]: s["msg"] for s in r.json()["skipped"]}
+            assert "CHECK_TIMEOUT" in skipped[f"triggers.{rule['id']}"]
+        finally:
+            await api.delete(f"/triggers/{rule['id']}", headers=auth("dana"))

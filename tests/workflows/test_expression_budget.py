@@ -101,14 +101,22 @@ def test_budget_errors_are_expression_errors() -> None:
 # ----------------------------------------------------------------- in a real run
 
 
-def _wedge_template() -> dict[str, Any]:
-    """Before issue 20 this deadlocked every workflow task: the run never ended."""
+def _wedge_template(expression: str) -> dict[str, Any]:
+    """Before issue 20 these wedged the run: every workflow task hit the deadlock detector
+    (or a MemoryError) and was retried without end."""
     return {
         "steps": [
-            {"id": "parse", "set": {"n": "${{ size(input.csv.split(',').map(x, x.trim())) }}"}},
+            {"id": "parse", "set": {"n": "${{ " + expression + " }}"}},
             {"id": "after", "depends_on": ["parse"], "action": "echo", "with": {}},
         ]
     }
+
+
+WEDGES = [
+    ("size(input.csv.split(',').map(x, x.trim()))", "split() results"),
+    ("size(input.s.replace('', input.t))", "empty search string"),
+    ("size(input.s.replace('a', input.t))", "EXPRESSION_MAX_VALUE_BYTES"),
+]
 
 
 async def _run(client: Client, doc: dict[str, Any], inp: dict[str, Any]) -> tuple[Any, Any]:
@@ -134,12 +142,16 @@ async def _replays(handle: Any) -> bool:
     return result.replay_failure is None
 
 
-async def test_formerly_stuck_run_fails_its_step_naming_the_budget(client: Client) -> None:
-    failure, handle = await _run(client, _wedge_template(), {"csv": CSV})
+@pytest.mark.parametrize(("expression", "named"), WEDGES)
+async def test_formerly_stuck_run_fails_its_step_naming_the_budget(
+    client: Client, expression: str, named: str
+) -> None:
+    inp = {"csv": CSV, "s": "a" * 22_000, "t": "b" * 22_000}
+    failure, handle = await _run(client, _wedge_template(expression), inp)
     assert failure is not None
     cause = failure.cause
     assert cause.type == "StepFailed" and list(cause.details) == ["parse"]  # the step failed
-    assert "budget exceeded" in cause.message and "split() results" in cause.message
+    assert named in cause.message
     # no workflow task failed on the way (it was an endless task retry before)
     events = [e async for e in handle.fetch_history_events()]
     assert not [e for e in events if e.HasField("workflow_task_failed_event_attributes")]
