@@ -164,6 +164,8 @@ def begin(builds: int) -> Meter:
     if not _writable_workflow():
         return Meter(builds=builds)
     instance = workflow.instance()
+    if instance is None:  # evaluated while the workflow object is being built
+        return Meter(builds=builds)
     seq = getattr(instance, "_relayflow_evaluations", 0) + 1
     instance._relayflow_evaluations = seq
     key = f"{MARKER}-{seq}"

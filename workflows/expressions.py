@@ -199,7 +199,11 @@ def _compile(source: str, names: frozenset[str]) -> _Program:
     env = _env(names)
     try:
         with _lock:
-            expr = env.compile(_metered_source(source, tokens))
+            # the source as written, for its error messages (columns), then the metered one
+            expr = env.compile(source)
+            metered = _metered_source(source, tokens)
+            if metered != source:
+                expr = env.compile(metered)
     except RuntimeError as e:
         detail = _clean(str(e))
         m = re.search(r"undeclared reference to '([^'.]+)", detail)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -102,13 +103,14 @@ async def template_reads_back(api: httpx.AsyncClient, r: httpx.Response) -> None
 
 
 @pytest.fixture(scope="module")
-async def target(api: httpx.AsyncClient, worker: Worker) -> str:
+async def target(api: httpx.AsyncClient, worker: Worker) -> AsyncIterator[str]:
     name = unique("prop")
     await save(api, simple_template(name))
     rule = {"id": unique("prop"), "source": HOOK_SOURCE, "template": name,
             "input": {"who": "${{ body }}"}}
     assert (await api.post("/triggers", json=rule, headers=auth("dana"))).status_code == 201
-    return name
+    yield name
+    await api.delete(f"/triggers/{rule['id']}", headers=auth("dana"))
 
 
 @PROPS
