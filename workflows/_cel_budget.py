@@ -85,7 +85,7 @@ class Meter:
     __slots__ = ("start", "enforce", "builds", "hit", "key", "max_value", "max_cpu")
 
     def __init__(self, *, enforce: bool = True, builds: int = 0, key: str | None = None) -> None:
-        self.start = _cpu_now()
+        self.start = 0.0  # set when the evaluation starts (`run`)
         self.enforce = enforce
         self.builds = builds  # 0: no map()/filter(); else 1 + the number of `+`
         self.hit: Hit | None = None
@@ -124,7 +124,7 @@ class Meter:
             raise self.hit  # stop every further metered call at once
         if not self.enforce:
             return
-        used = (_cpu_now() - self.start) * 1000
+        used = (time.thread_time() - self.start) * 1000
         if used > self.max_cpu:
             self.fail(
                 Hit(
@@ -136,15 +136,6 @@ class Meter:
 
 
 _local = threading.local()
-
-
-def _cpu_now() -> float:
-    """This thread's CPU time in seconds (a measurement, never a workflow decision by
-    itself: see `begin`/`record`)."""
-    if workflow.unsafe.in_sandbox():
-        with workflow.unsafe.sandbox_unrestricted():
-            return time.thread_time()
-    return time.thread_time()
 
 
 def current() -> Meter | None:
@@ -201,6 +192,7 @@ def run(meter: Meter, fn: Callable[[], Any]) -> Any:
 def _run(meter: Meter, fn: Callable[[], Any]) -> Any:
     previous = getattr(_local, "meter", None)
     _local.meter = meter
+    meter.start = time.thread_time()
     try:
         return fn()
     finally:

@@ -313,7 +313,6 @@ def _evaluate(
             result = _eval(program, source, converted)
     if meter.hit is not None:  # also when CEL absorbed the error (`x || true`)
         raise meter.hit
-    meter.cpu()
     if _failed(result):
         raise ExpressionError(source, _clean(str(result.plain_value())))
     try:
@@ -322,7 +321,7 @@ def _evaluate(
         raise ExpressionError(source, f"cannot convert the result: {e}") from None
     if isinstance(out, float) and not math.isfinite(out):
         raise ExpressionError(source, f"result is {out} (not a finite number)")
-    if not program.selects:
+    if not program.selects and isinstance(out, str | list | dict):
         meter.value(budget.size_of(out, meter.max_value), "the result")
     meter.cpu()
     return out
