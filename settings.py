@@ -63,6 +63,21 @@ class Settings(BaseSettings):
     analytics_backfill: str = "30d"
     # OpenTelemetry tracing: set to an OTLP/HTTP collector URL (e.g. http://127.0.0.1:4318)
     otel_exporter_otlp_endpoint: str | None = None
+    # ---- limits and time limits (docs/operations.md, "Limits")
+    run_input_max_depth: int = 32
+    run_input_max_bytes: int = 256 * 1024
+    expression_max_value_bytes: int = 1024 * 1024
+    expression_max_cpu_ms: int = 100
+    template_max_steps: int = 300
+    template_max_edges: int = 2000
+    check_timeout: float = 2.0  # input_schema checks and trigger expressions in the API
+    decision_timeout: float = 30.0  # decide / reassign updates -> 504
+    temporal_rpc_timeout: float = 10.0  # lists, inbox, status queries -> 503
+    database_connect_timeout: float = 5.0
+    database_pool_timeout: float = 5.0
+    database_statement_timeout: float = 15.0
+    webhook_dedupe_seconds: int = 24 * 3600
+    webhook_timestamp_tolerance: int = 300
 
     @field_validator("webhook_secrets", mode="before")
     @classmethod

@@ -15,6 +15,7 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.runtime import Runtime
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 import telemetry
 from payload_codec import data_converter
@@ -33,6 +34,39 @@ def interceptors() -> list[Any]:
     from workflows.engine.attempts import AttemptInterceptor
 
     return [AttemptInterceptor()]
+
+
+#: relayflow's language and kinds are passed through the workflow sandbox by name. The
+#: workflow module imports them through `imports_passed_through`; naming them here also
+#: covers the sandbox re-importing a worker's failure types (`failure_types`), which would
+#: otherwise load a second copy of `workflows.language` and attach it to the host package
+PASSTHROUGH_MODULES = ("workflows.language", "workflows.kinds")
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    """The sandbox every relayflow worker runs `TemplateWorkflow` in."""
+    restrictions = SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
+    return SandboxedWorkflowRunner(restrictions=restrictions)
+
+
+def failure_types() -> list[type[BaseException]]:
+    """Errors that fail the run instead of retrying its workflow task forever.
+
+    Narrow on purpose: only an exceeded expression budget (it fails its step; should
+    one escape a step, retrying the task would hit the same budget again)."""
+    from workflows.language.expression_errors import BudgetExceeded
+
+    return [BudgetExceeded]
+
+
+def configure_limits() -> None:
+    """Install the expression budgets from the settings (workflow code cannot read them)."""
+    from workflows.language import cel_budget
+
+    s = get_settings()
+    cel_budget.configure(
+        max_value_bytes=s.expression_max_value_bytes, max_cpu_ms=s.expression_max_cpu_ms
+    )
 
 
 def activities() -> list[Callable[..., Any]]:
@@ -59,6 +93,7 @@ async def main() -> None:
     # httpx logs every request URL at INFO: a `slack.url` secret must not reach the logs
     logging.getLogger("httpx").setLevel(logging.WARNING)
     s = get_settings()
+    configure_limits()
     client = await connect(telemetry.worker_runtime(s))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -70,6 +105,8 @@ async def main() -> None:
         workflows=workflows(),
         activities=activities(),
         interceptors=interceptors(),
+        workflow_failure_exception_types=failure_types(),
+        workflow_runner=workflow_runner(),
         graceful_shutdown_timeout=timedelta(seconds=10),
     ):
         log.info("worker polling task queue %r on %s", s.task_queue, s.temporal_address)

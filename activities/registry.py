@@ -28,6 +28,7 @@ import importlib
 import inspect
 import logging
 import re
+import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -136,6 +137,9 @@ class ActionSpec:
 
 _ACTIONS: dict[str, ActionSpec] = {}
 _loaded = False
+_loading = False
+#: validation runs in threads: the first caller loads, the others wait for it to finish
+_load_lock = threading.RLock()
 
 
 def action(name: str, params: type[P]) -> Callable[[ActionFn], Callable[..., Any]]:
@@ -265,15 +269,25 @@ def _origin(fn: Any) -> str:
 
 
 def _load() -> None:
-    """Import the built-ins and every ``relayflow.actions`` entry point, once per process."""
-    global _loaded
+    """Import the built-ins and every ``relayflow.actions`` entry point, once per process.
+
+    Under a lock, and marked loaded only when done: concurrent first callers (threads
+    validating templates) all see the complete registry (one saw an empty one before)."""
+    global _loaded, _loading
     if _loaded:
         return
-    _loaded = True
-    for module in BUILTIN_MODULES:
-        importlib.import_module(module)
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        _load_entry_point(ep)
+    with _load_lock:
+        if _loaded or _loading:  # done meanwhile, or re-entered by an importing module
+            return
+        _loading = True
+        try:
+            for module in BUILTIN_MODULES:
+                importlib.import_module(module)
+            for ep in entry_points(group=ENTRY_POINT_GROUP):
+                _load_entry_point(ep)
+            _loaded = True
+        finally:
+            _loading = False
 
 
 def _load_entry_point(ep: EntryPoint) -> None:

@@ -7,6 +7,7 @@ of the same URL. `postgresql://` URLs are read as `postgresql+psycopg://`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from alembic import command
@@ -47,13 +48,41 @@ def ensure_sqlite_dir(url: str) -> None:
         Path(u.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
-def make_engine(url: str) -> AsyncEngine:
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds: opening a connection, waiting for a pooled one, one statement (PostgreSQL).
+
+    A database that accepts connections but never answers fails a request with 503
+    after `connect` seconds instead of hanging it (settings `DATABASE_*_TIMEOUT`)."""
+
+    connect: float = 5.0
+    pool: float = 5.0
+    statement: float = 15.0
+
+
+def _pg_connect_args(u: URL, t: Timeouts) -> dict[str, object]:
+    # `options` given in the URL (e.g. a search_path) is kept: connect_args would replace it
+    options = u.query.get("options", "")
+    if isinstance(options, tuple):
+        options = " ".join(options)
+    statement = f"-c statement_timeout={int(t.statement * 1000)}"
+    return {
+        "connect_timeout": max(1, round(t.connect)),
+        "options": f"{options} {statement}".strip(),
+    }
+
+
+def make_engine(url: str, timeouts: Timeouts | None = None) -> AsyncEngine:
     ensure_sqlite_dir(url)
+    t = timeouts or Timeouts()
     u = async_url(url)
     kwargs: dict[str, object] = {"pool_pre_ping": True}
     if u.drivername.startswith("sqlite"):
         # concurrent writers wait for the file lock instead of failing at once
         kwargs["connect_args"] = {"timeout": 30}
+    else:
+        kwargs["pool_timeout"] = t.pool
+        kwargs["connect_args"] = _pg_connect_args(u, t)
     return create_async_engine(u, **kwargs)
 
 

@@ -12,6 +12,7 @@ from temporalio.client import Client
 
 from activities.directory import Directory, User
 from api.auth import authenticate
+from api.errors import Unavailable
 from api.schemas import RUN_ID
 from api.services.access import RunView, readable_run
 from settings import Settings
@@ -30,7 +31,14 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 def get_temporal(request: Request) -> Client:
-    client: Client = request.app.state.temporal
+    """The Temporal client; 503 while the API has not reached Temporal (see api.temporal)."""
+    client: Client | None = request.app.state.temporal
+    if client is None:
+        settings: Settings = request.app.state.settings
+        raise Unavailable(
+            f"Temporal at {settings.temporal_address} is not reachable yet; "
+            "the API keeps trying, retry in a moment"
+        )
     return client
 
 

@@ -159,7 +159,18 @@ async def _temporal(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _database(request: Request, exc: Exception) -> JSONResponse:
+    """Database errors are never 500s: a value it refused is the request's fault (422),
+    anything else means it is unavailable (connection, pool or statement time limit: 503)."""
+    from sqlalchemy.exc import DataError, IntegrityError
+
     log.warning("database error on %s %s: %s", request.method, request.url.path, exc)
+    if isinstance(exc, IntegrityError):
+        return error_response(409, "conflict", "the request conflicts with stored data; retry")
+    if isinstance(exc, DataError):
+        return error_response(
+            422, "invalid", "the database refused a value of the request (e.g. a number or text "
+            "it cannot store)"
+        )
     return error_response(503, "unavailable", "the database is unavailable; retry later")
 
 
@@ -172,12 +183,13 @@ def install_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RelayflowError, _domain)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(RequestValidationError, _validation)
-    from sqlalchemy.exc import InterfaceError, OperationalError
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
     from temporalio.service import RPCError
 
     app.add_exception_handler(RPCError, _temporal)
-    app.add_exception_handler(OperationalError, _database)
-    app.add_exception_handler(InterfaceError, _database)
+    app.add_exception_handler(DBAPIError, _database)  # OperationalError, DataError, ...
+    app.add_exception_handler(PoolTimeout, _database)
     app.add_exception_handler(Exception, _unexpected)
 
 

@@ -13,14 +13,16 @@ from contextlib import asynccontextmanager
 
 import anyio
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from temporalio.client import Client
 
-import telemetry
 from api.analytics import ingest
 from api.auth import DirectoryCache
 from api.codec_access import CodecCORS, ui_origins
-from api.db import make_engine, migrate, sessionmaker
+from api.db import Timeouts, make_engine, migrate, sessionmaker
+from api.docs import OfflineDocs
 from api.errors import install_handlers
+from api.jsonbody import StrictJSONBody
 from api.limits import CODEC_MAX_BODY, BodySizeLimit
 from api.metrics import RequestMetrics
 from api.routes import (
@@ -39,11 +41,12 @@ from api.routes import (
     templates,
     triggers,
 )
+from api.temporal import background_connection
 from api.tokens import DirectoryError
 from api.ui import links as ui_links
 from api.ui import routes as ui_routes
-from payload_codec import data_converter
 from settings import Settings, get_settings
+from workflows.language import cel_budget
 
 log = logging.getLogger("relayflow.api")
 
@@ -65,29 +68,25 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     except DirectoryError as e:
         log.error("cannot start: %s", e)
         raise
+    cel_budget.configure(
+        max_value_bytes=settings.expression_max_value_bytes,
+        max_cpu_ms=settings.expression_max_cpu_ms,
+    )
     await anyio.to_thread.run_sync(migrate, settings.database_url)
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, database_timeouts(settings))
     app.state.engine = engine
     app.state.sessionmaker = sessionmaker(engine)
     app.state.directory = directory
-    if app.state.temporal is None:
-        # lazy: the API starts (and /health reports 503) while Temporal is still coming up
-        app.state.temporal = await Client.connect(
-            settings.temporal_address,
-            namespace=settings.temporal_namespace,
-            data_converter=data_converter(settings),
-            tls=settings.temporal_tls(),
-            interceptors=telemetry.tracing_interceptors(settings),
-            lazy=True,
-        )
     # connection health checks (SPEC §8) and the analytics ingester (SPEC §10):
     # background tasks of every replica
     from api.services.connections import HealthScheduler
 
     checks = asyncio.create_task(HealthScheduler(app.state.sessionmaker).run())
-    ingester = ingest.start(app.state.temporal, engine, settings)
+    ingester = ingest.start(lambda: app.state.temporal, engine, settings)
     try:
-        yield
+        # the API starts (and answers 503 where Temporal is needed) while Temporal is down
+        async with background_connection(app, settings):
+            yield
     finally:
         checks.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -96,17 +95,32 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await engine.dispose()
 
 
+def database_timeouts(settings: Settings) -> Timeouts:
+    return Timeouts(
+        connect=settings.database_connect_timeout,
+        pool=settings.database_pool_timeout,
+        statement=settings.database_statement_timeout,
+    )
+
+
 def create_app(
     settings: Settings | None = None, *, temporal_client: Client | None = None
 ) -> FastAPI:
     """The ASGI app. `temporal_client` lets tests and embedders share a connected client."""
-    app = FastAPI(title="relayflow", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    # FastAPIOffline: /docs and /redoc load Swagger UI and ReDoc from the installed
+    # package, not from a CDN, so they work on machines without internet
+    app: FastAPI = FastAPIOffline(
+        title="relayflow", version="0.1.0", description=DESCRIPTION, lifespan=lifespan
+    )
     app.state.settings = settings or get_settings()
     app.state.temporal = temporal_client
     install_handlers(app)
-    app.add_middleware(BodySizeLimit, prefix_limits={"/codec/": CODEC_MAX_BODY})
+    app.add_middleware(StrictJSONBody)
+    app.add_middleware(OfflineDocs)
     app.add_middleware(RequestMetrics)
     app.add_middleware(CodecCORS, origins=ui_origins(app.state.settings.temporal_ui_url))
+    # outermost: refuses big bodies before anything reads them
+    app.add_middleware(BodySizeLimit, prefix_limits={"/codec/": CODEC_MAX_BODY})
     for module in (health, templates, runs, audit, inbox, schedules, triggers, hooks, metrics):
         app.include_router(module.router)
     for module in (connections, codec, analytics):  # SPEC §8, §12, §10

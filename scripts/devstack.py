@@ -8,10 +8,13 @@ Trust boundary (SPEC §8): the dev server's HTTP API is pinned to TEMPORAL_HTTP_
 only the demo services (`EGRESS_ALLOW=127.0.0.1:8765`, unless EGRESS_ALLOW is already
 set); the demo connections of `deploy/connections.yaml` are created when missing and
 its demo secrets given to the worker (RELAYFLOW_SECRET_<NAME>, unless already set).
+If this process is killed outright (SIGKILL, OOM killer), the kernel kills the three
+children too (Linux parent-death signal), so none keeps holding its port.
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import secrets
@@ -49,6 +52,21 @@ def demo_env(env: dict[str, str]) -> None:
         env.setdefault(f"RELAYFLOW_SECRET_{name}", str(value))
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def die_with(parent: int) -> None:
+    """In the child (Popen's preexec_fn): get SIGKILL when `parent` dies (Linux only).
+
+    The check after prctl covers a parent that died between fork and prctl."""
+    if sys.platform != "linux":
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
 class Stack:
     """Child processes, each in its own process group so a stop reaches their children too."""
 
@@ -56,7 +74,10 @@ class Stack:
         self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
 
     def start(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(argv, cwd=ROOT, env=env, start_new_session=True)
+        parent = os.getpid()
+        proc = subprocess.Popen(
+            argv, cwd=ROOT, env=env, start_new_session=True, preexec_fn=lambda: die_with(parent)
+        )
         self.procs.append((name, proc))
         log.info("started %s (pid %d)", name, proc.pid)
         return proc

@@ -101,3 +101,50 @@ def test_run_brings_everything_up_and_stops_clean(tmp_path: Path) -> None:
         time.sleep(0.2)
     assert not left, f"processes left behind: {left}"
     assert (tmp_path / "temporal.db").exists()  # persistence for the next `make run`
+
+
+def port_free(port: int) -> bool:
+    """Can a server listen there again (as servers do: SO_REUSEADDR, TIME_WAIT is fine)?"""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+@pytest.mark.timeout(180)
+def test_killed_devstack_takes_its_children_along(tmp_path: Path) -> None:
+    """`make run` killed outright (SIGKILL, no Ctrl-C): Temporal, worker and API used to
+    keep running in their own sessions and hold the ports (the next `make run` failed with
+    `address already in use`). The parent-death signal ends them with it."""
+    tport, uport, aport = free_port(), free_port(), free_port()
+    env = dict(os.environ)
+    env.update(
+        RELAYFLOW_DATA_DIR=str(tmp_path),
+        TEMPORAL_ADDRESS=f"127.0.0.1:{tport}",
+        TEMPORAL_UI_URL=f"http://127.0.0.1:{uport}",
+        API_PORT=str(aport),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'relayflow.db'}",
+        TASK_QUEUE=f"devstack-{aport}",
+    )
+    proc = subprocess.Popen([sys.executable, "scripts/devstack.py"], cwd=ROOT, env=env)
+    try:
+        wait_ok(f"http://127.0.0.1:{aport}/health", proc, timeout=90)
+        children = descendants(proc.pid)
+        assert len(children) >= 3
+    finally:
+        proc.kill()  # SIGKILL: no handler runs, nothing is stopped by devstack itself
+        proc.wait(timeout=10)
+    deadline = time.monotonic() + 15
+    while (left := [p for p in children if alive(p)]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for pid in left:  # do not leak them into the rest of the suite
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"processes left behind after SIGKILL: {left}"
+    for port in (tport, uport, aport):
+        deadline = time.monotonic() + 10
+        while not port_free(port) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert port_free(port), f"port {port} still held"

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -130,17 +131,26 @@ class Ingester:
             await asyncio.sleep(self.interval)
 
 
-def start(client: Client, engine: AsyncEngine, settings: Settings) -> asyncio.Task[None] | None:
-    """The API's ingester task (None when `ANALYTICS_INTERVAL` is 0)."""
+def start(
+    client_of: Callable[[], Client | None], engine: AsyncEngine, settings: Settings
+) -> asyncio.Task[None] | None:
+    """The API's ingester task (None when `ANALYTICS_INTERVAL` is 0); it begins once the
+    API has reached Temporal (`client_of()` is the API's client, None until then)."""
     if settings.analytics_interval <= 0:
         return None
-    ingester = Ingester(
-        client,
-        Store(engine),
-        interval=settings.analytics_interval,
-        backfill=parse_duration(settings.analytics_backfill),
-    )
-    return asyncio.create_task(ingester.run_forever(), name="analytics-ingester")
+
+    async def run() -> None:
+        while (client := client_of()) is None:
+            await asyncio.sleep(settings.analytics_interval)
+        ingester = Ingester(
+            client,
+            Store(engine),
+            interval=settings.analytics_interval,
+            backfill=parse_duration(settings.analytics_backfill),
+        )
+        await ingester.run_forever()
+
+    return asyncio.create_task(run(), name="analytics-ingester")
 
 
 async def stop(task: asyncio.Task[None] | None) -> None:

@@ -20,6 +20,8 @@ TIMEOUT = 5.0
 
 async def _temporal(request: Request) -> bool:
     client = request.app.state.temporal
+    if client is None:  # not connected yet (api.temporal keeps trying)
+        return False
     try:
         await asyncio.wait_for(
             client.workflow_service.describe_namespace(

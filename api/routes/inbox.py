@@ -12,10 +12,11 @@ from api.services import listing, starting
 router = APIRouter(tags=["runs"])
 
 
-@router.get("/inbox", responses=error_responses(401))
+@router.get("/inbox", responses=error_responses(401, 503))
 async def inbox(client: TemporalDep, settings: SettingsDep, user: CurrentUser) -> list[InboxEntry]:
-    """Running runs with an approval assigned to the caller, with those pending tasks."""
-    items = await listing.inbox(client, user)
+    """Running runs with an approval assigned to the caller, with those pending tasks
+    (503 when Temporal or the workers do not answer within `TEMPORAL_RPC_TIMEOUT`)."""
+    items = await listing.inbox(client, user, seconds=settings.temporal_rpc_timeout)
     return [
         InboxEntry(
             run_id=i.run_id,

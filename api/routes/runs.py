@@ -50,7 +50,7 @@ async def start_run(
     """Start a run of a template version (default: the latest). A repeated `run_id` is 409,
     or 200 with the existing run when template and input are identical."""
     run = await starting.prepare(
-        session, body.template, body.version, body.input, user.id, body.tags
+        session, settings, body.template, body.version, body.input, user.id, body.tags
     )
     run_id = body.run_id or starting.new_run_id(body.template)
     started = await starting.start(
@@ -66,7 +66,7 @@ async def start_run(
     )
 
 
-@router.get("", responses=error_responses(401, 422))
+@router.get("", responses=error_responses(401, 422, 503))
 async def list_runs(
     client: TemporalDep,
     settings: SettingsDep,
@@ -85,7 +85,9 @@ async def list_runs(
     they own (operators and admins: all)."""
     filters = listing.RunFilter(template, state, assignee, tag, started_by)
     filters.scope = await access.list_scope(session, user)
-    found, token = await listing.list_runs(client, filters, page_size, next_page_token)
+    found, token = await listing.list_runs(
+        client, filters, page_size, next_page_token, settings.temporal_rpc_timeout
+    )
     items = [
         RunItem(**r.model_dump(), ui_url=starting.ui_url(settings, client.namespace, r.run_id))
         for r in found
@@ -141,10 +143,23 @@ async def decide(
     step: StepPath,
     body: Decision,
     client: TemporalDep,
+    settings: SettingsDep,
     user: CurrentUser,
 ) -> StepStatus:
-    """Decide an open approval as the caller (admins may decide for anyone; it is recorded)."""
-    return await runs.decide(client, run_id, step, user, body.outcome, body.comment, body.data)
+    """Decide an open approval as the caller (admins may decide for anyone; it is recorded).
+
+    504 when the run does not take the decision within `DECISION_TIMEOUT` (no worker):
+    such a decision is not applied, not even later."""
+    return await runs.decide(
+        client,
+        run_id,
+        step,
+        user,
+        body.outcome,
+        body.comment,
+        body.data,
+        limit=settings.decision_timeout,
+    )
 
 
 @router.post(
@@ -157,7 +172,11 @@ async def reassign(
     step: StepPath,
     body: Reassign,
     client: TemporalDep,
+    settings: SettingsDep,
     user: CurrentUser,
 ) -> StepStatus:
-    """Replace the assignees of an open approval (operator/admin, or a current assignee)."""
-    return await runs.reassign(client, run_id, step, user, body.users, body.roles, run.desc)
+    """Replace the assignees of an open approval (operator/admin, or a current assignee
+    handing over their own seat); 504 as for decisions."""
+    return await runs.reassign(
+        client, run_id, step, user, body.users, body.roles, limit=settings.decision_timeout
+    )

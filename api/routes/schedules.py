@@ -11,6 +11,7 @@ from api.deps import CurrentUser, SessionDep, SettingsDep, TemporalDep
 from api.errors import error_responses
 from api.schemas import SCHEDULE_ID, ScheduleIn, ScheduleOut
 from api.services import schedules
+from api.services.temporal_errors import answering_within
 
 router = APIRouter(prefix="/schedules", tags=["schedules"])
 
@@ -35,10 +36,14 @@ async def create_schedule(
     return ScheduleOut(**created.__dict__)
 
 
-@router.get("", responses=error_responses(401))
-async def list_schedules(client: TemporalDep, _: CurrentUser) -> list[ScheduleOut]:
-    """Schedules created through this API, by id."""
-    return [ScheduleOut(**s.__dict__) for s in await schedules.list_all(client)]
+@router.get("", responses=error_responses(401, 503))
+async def list_schedules(
+    client: TemporalDep, settings: SettingsDep, _: CurrentUser
+) -> list[ScheduleOut]:
+    """Schedules created through this API, by id (503 when Temporal does not answer)."""
+    async with answering_within(settings.temporal_rpc_timeout, "the schedule listing"):
+        found = await schedules.list_all(client)
+    return [ScheduleOut(**s.__dict__) for s in found]
 
 
 @router.delete(

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import PlainTextResponse
 
 from api.auth import ADMIN_ROLES, DESIGNER_ROLES, require_any_role
-from api.deps import CurrentUser, DirectoryDep, SessionDep
+from api.deps import CurrentUser, DirectoryDep, SessionDep, SettingsDep
 from api.errors import error_responses
 from api.models import TemplateVersion
 from api.schemas import (
@@ -21,6 +21,8 @@ from api.schemas import (
     ValidationReport,
 )
 from api.services import owners, registry
+from settings import Settings
+from workflows.language.limits import TemplateLimits
 
 router = APIRouter(prefix="/templates", tags=["templates"])
 
@@ -51,30 +53,38 @@ async def _document(request: Request) -> dict[str, Any]:
     return await registry.read_document(await request.body(), request.headers.get("content-type"))
 
 
+def _limits(settings: Settings) -> TemplateLimits:
+    return TemplateLimits(
+        max_steps=settings.template_max_steps, max_edges=settings.template_max_edges
+    )
+
+
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
     openapi_extra=_BODY,
     responses=error_responses(401, 403, 413, 415, 422),
 )
-async def save_template(request: Request, session: SessionDep, user: CurrentUser) -> SavedTemplate:
+async def save_template(
+    request: Request, session: SessionDep, settings: SettingsDep, user: CurrentUser
+) -> SavedTemplate:
     """Save a new version of a template (versions are immutable, numbered 1, 2, …).
 
     Needs role designer or admin. The first saver of a name becomes its owner; later
     versions only by its owners and admins (403 otherwise)."""
     require_any_role(user, DESIGNER_ROLES, "saving templates")
     doc = await _document(request)
-    template = await registry.validate(session, doc)
+    template = await registry.validate(session, doc, _limits(settings))
     row = await owners.publish(session, doc, template, user)
     return SavedTemplate(name=row.name, version=row.version)
 
 
 @router.post("/validate", openapi_extra=_BODY, responses=error_responses(401, 413, 415, 422))
 async def validate_template(
-    request: Request, session: SessionDep, _: CurrentUser
+    request: Request, session: SessionDep, settings: SettingsDep, _: CurrentUser
 ) -> ValidationReport:
     """Check a template without saving: 200 `{valid: true, findings: []}` or the 422 of a save."""
-    await registry.validate(session, await _document(request))
+    await registry.validate(session, await _document(request), _limits(settings))
     return ValidationReport(valid=True, findings=[])
 
 

@@ -7,20 +7,32 @@ import base64
 import binascii
 import hashlib
 import hmac
+import logging
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 
-from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
+from temporalio.client import (
+    Client,
+    WorkflowExecution,
+    WorkflowExecutionStatus,
+    WorkflowQueryFailedError,
+    WorkflowQueryRejectedError,
+)
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.directory import User
 from api.auth import assignee_keys
-from api.errors import ErrorItem, Invalid, RelayflowError, Unavailable
+from api.errors import ErrorItem, Invalid, Unavailable
 from api.schemas import RunSummary
-from api.services.runs import status
-from api.services.temporal_errors import closed_state
+from api.services.temporal_errors import answering_within, closed_state
 from workflows.engine import search_attributes as sa
-from workflows.engine.io import WORKFLOW_TYPE, PendingTask
+from workflows.engine.io import WORKFLOW_TYPE, PendingTask, RunStatus
+
+log = logging.getLogger("relayflow.api")
+
+#: default for `limit` (the API passes TEMPORAL_RPC_TIMEOUT)
+RPC_LIMIT = 10.0
 
 OPEN_STATES = ("running", "paused", "waiting")
 CLOSED_STATUSES = {
@@ -31,7 +43,7 @@ CLOSED_STATUSES = {
     "terminated": "Terminated",
 }
 STATES = OPEN_STATES + tuple(CLOSED_STATUSES)
-_SAFE = re.compile(r"^[^'\"\\`\x00-\x1f\x7f]{1,200}$")
+_SAFE = re.compile(r"\A[^'\"\\`\x00-\x1f\x7f]{1,200}\Z")
 BASE = f"WorkflowType = '{WORKFLOW_TYPE}' AND ExecutionStatus != 'ContinuedAsNew'"
 
 
@@ -138,14 +150,19 @@ def summarize(wf: WorkflowExecution) -> RunSummary:
 
 
 async def list_runs(
-    client: Client, filters: RunFilter, page_size: int, token: str | None
+    client: Client,
+    filters: RunFilter,
+    page_size: int,
+    token: str | None,
+    limit: float = RPC_LIMIT,
 ) -> tuple[list[RunSummary], str | None]:
     """One page, in visibility order (open runs first, each group newest first)."""
     it = client.list_workflows(
         filters.query(), page_size=page_size, next_page_token=decode_token(token)
     )
     try:
-        await it.fetch_next_page()
+        async with answering_within(limit, "the run listing"):
+            await it.fetch_next_page()
     except RPCError as e:
         if e.status == RPCStatusCode.INVALID_ARGUMENT:
             raise Invalid(f"Temporal rejected the listing: {e.message}") from None
@@ -169,25 +186,61 @@ def addressed_to(user: User, keys: list[str], task: PendingTask) -> bool:
     return user.id not in task.delegations and bool(set(keys).intersection(task.assignees))
 
 
-async def inbox(client: Client, user: User, limit: int = 200) -> list[InboxItem]:
-    """Open approvals assigned to `user` directly or through one of its roles."""
+async def inbox(
+    client: Client, user: User, limit: int = 200, seconds: float = RPC_LIMIT
+) -> list[InboxItem]:
+    """Open approvals assigned to `user` directly or through one of its roles.
+
+    Each run's `status` query is answered by a worker: when no run's query is answered
+    within `seconds` (no worker, or Temporal down), the inbox is unavailable (503), not
+    silently empty. Runs that do not answer while others do are left out (and logged)."""
     keys = assignee_keys(user)
     values = ", ".join(literal(k, "assignee") for k in keys)
     query = f"{BASE} AND ExecutionStatus = 'Running' AND {sa.ASSIGNEES.name} IN ({values})"
     try:
-        found = [wf async for wf in client.list_workflows(query, limit=limit, page_size=limit)]
+        async with answering_within(seconds, "the inbox listing"):
+            found = [wf async for wf in client.list_workflows(query, limit=limit, page_size=limit)]
     except RPCError as e:
         raise Unavailable(f"Temporal visibility is unavailable: {e.message}") from None
     sem = asyncio.Semaphore(10)
+    unanswered: list[Unavailable] = []
 
     async def one(wf: WorkflowExecution) -> InboxItem | None:
         async with sem:
             try:
-                doc, _ = await status(client, wf.id)
-            except (RelayflowError, RPCError):  # closed meanwhile: not in the inbox
+                doc = await _pending(client, wf.id, seconds)
+            except Unavailable as e:
+                unanswered.append(e)
                 return None
+        if doc is None:
+            return None
         mine = [p for p in doc.pending if addressed_to(user, keys, p)]
         return InboxItem(wf.id, doc.template, doc.version, mine) if mine else None
 
-    items = await asyncio.gather(*(one(wf) for wf in found))
+    batches = max(1, -(-len(found) // 10))
+    async with answering_within(seconds * (batches + 1), "the inbox's status queries (is a worker running?)"):
+        items = await asyncio.gather(*(one(wf) for wf in found))
+    if unanswered and len(unanswered) == len(found):
+        raise unanswered[0]
+    if unanswered:
+        log.warning("inbox of %s: %d run(s) did not answer: %s", user.id, len(unanswered), unanswered[0])
     return [i for i in items if i is not None]
+
+
+async def _pending(client: Client, run_id: str, seconds: float) -> RunStatus | None:
+    """The run's status document; None when it closed meanwhile; 503 when no worker answers."""
+    handle = client.get_workflow_handle(run_id)
+    try:
+        doc: RunStatus = await handle.query(
+            "status", result_type=RunStatus, rpc_timeout=timedelta(seconds=seconds)
+        )
+        return doc
+    except (WorkflowQueryRejectedError, WorkflowQueryFailedError):
+        return None  # closed meanwhile, or a run that cannot answer: not in the inbox
+    except RPCError as e:
+        if e.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
+            return None
+        raise Unavailable(
+            f"no worker answered the status query of run {run_id!r} within {seconds:g} s "
+            "(is a worker running?); the inbox is unavailable"
+        ) from None

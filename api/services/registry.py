@@ -20,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from activities.registry import action_models
 from api.errors import Conflict, ErrorItem, Invalid, NotFound, UnsupportedMediaType, loc_str
 from api.models import TemplateVersion
+from workflows.language.limits import TemplateLimits
 from workflows.language.loader import TemplateSyntaxError, load_document
 from workflows.language.model import Template
 from workflows.language.validate import validate_template
@@ -82,8 +83,10 @@ def findings_error(findings: Sequence[Any], what: str = "template") -> Invalid:
     return Invalid(f"the {what} is invalid: {first.loc}: {first.msg}{more}", items)
 
 
-async def validate(session: AsyncSession, doc: dict[str, Any]) -> Template:
-    """The parsed template, or `Invalid` with every finding."""
+async def validate(
+    session: AsyncSession, doc: dict[str, Any], limits: TemplateLimits | None = None
+) -> Template:
+    """The parsed template, or `Invalid` with every finding (`limits`: the size caps)."""
     from api.services.connections import names as connection_names
 
     def resolve(name: str, version: int | None) -> Template | None:
@@ -99,6 +102,7 @@ async def validate(session: AsyncSession, doc: dict[str, Any]) -> Template:
                 actions=action_models(),
                 resolve_template=resolve,
                 connection_exists=known.__contains__,
+                limits=limits,
             )
         )
     except ValidationError as e:  # defensive: the validator reports, it should not raise

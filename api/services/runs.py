@@ -20,6 +20,7 @@ from temporalio.service import RPCError
 from activities.directory import User
 from api.auth import OPERATOR_ROLES
 from api.errors import Conflict, Forbidden, Invalid
+from api.services import updates
 from api.services.actors import cancel_reason
 from api.services.temporal_errors import (
     closed_or_missing,
@@ -32,7 +33,8 @@ from workflows.engine import search_attributes as sa
 from workflows.engine.io import ControlInput, DecideInput, ReassignInput, RunStatus, StepStatus
 
 QUERY_TIMEOUT = timedelta(seconds=10)
-UPDATE_TIMEOUT = timedelta(seconds=30)
+#: default time limit of updates (the API passes DECISION_TIMEOUT)
+UPDATE_LIMIT = 30.0
 
 
 def _failure_message(e: BaseException) -> str:
@@ -125,12 +127,12 @@ async def control(
         raise await closed_or_missing(client, run_id) from e
 
 
-async def _update(client: Client, run_id: str, name: str, arg: Any) -> StepStatus:
-    handle = client.get_workflow_handle(run_id)
+async def _update(
+    client: Client, run_id: str, name: str, arg: Any, limit: float = UPDATE_LIMIT
+) -> StepStatus:
+    """The update with a time limit: 504 when the run did not take it (then it never will)."""
     try:
-        return await handle.execute_update(
-            name, arg, result_type=StepStatus, rpc_timeout=UPDATE_TIMEOUT
-        )
+        return await updates.execute(client, run_id, name, arg, StepStatus, limit)
     except (WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, RPCError) as e:
         raise await update_error(client, run_id, e) from None
 
@@ -143,16 +145,17 @@ async def decide(
     outcome: str,
     comment: str | None,
     data: dict[str, Any] | None,
+    limit: float = UPDATE_LIMIT,
 ) -> StepStatus:
     """The `decide` update as `user`; an admin who is not an assignee decides `as_admin`."""
     decision = DecideInput(step=step, outcome=outcome, actor=user.id, comment=comment, data=data)
     try:
-        return await _update(client, run_id, "decide", decision)
+        return await _update(client, run_id, "decide", decision, limit)
     except Forbidden:
         if not user.is_admin:
             raise
     decision.as_admin = True
-    return await _update(client, run_id, "decide", decision)
+    return await _update(client, run_id, "decide", decision, limit)
 
 
 async def decide_as(client: Client, run_id: str, decision: DecideInput) -> StepStatus:
@@ -167,7 +170,7 @@ async def reassign(
     user: User,
     users: list[str],
     roles: list[str],
-    desc: WorkflowExecutionDescription | None = None,
+    limit: float = UPDATE_LIMIT,
 ) -> StepStatus:
     """The `reassign` update. Operators and admins may name any users/roles; anyone else
     may only hand over their own seat to one user (the workflow's validator enforces
@@ -180,4 +183,5 @@ async def reassign(
         run_id,
         "reassign",
         ReassignInput(step=step, actor=user.id, users=users, roles=roles, as_operator=as_operator),
+        limit,
     )

@@ -91,7 +91,7 @@ async def create(
     """Validate the input now, pin the template version current now, create the schedule."""
     spec = _spec(req)
     run = await starting.prepare(
-        session, req.template, req.version, req.input, user, {"schedule": req.id}
+        session, settings, req.template, req.version, req.input, user, {"schedule": req.id}
     )
     action = ScheduleActionStartWorkflow(
         WORKFLOW_TYPE,

@@ -20,7 +20,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.registry import action_models
 from api.errors import Conflict, ErrorItem, Invalid, loc_str
 from api.schemas import TAGS_MAX_BYTES, tags_size
-from api.services import registry
+from api.services import registry, run_checks
 from settings import Settings
 from workflows.engine import search_attributes as sa
 from workflows.engine.io import WORKFLOW_TYPE, RunInput
@@ -114,18 +114,21 @@ def check_tags(tags: dict[str, str]) -> None:
 
 async def prepare(
     session: AsyncSession,
+    settings: Settings,
     template: str,
     version: int | None,
     data: dict[str, Any],
     started_by: str | None,
     tags: dict[str, str] | None = None,
 ) -> RunInput:
-    """The workflow input of a new run: 404 unknown template, 422 input not matching."""
+    """The workflow input of a new run: 404 unknown template, 422 input not matching
+    (its shape, `input_schema`, or what the workers could decode; `api.services.run_checks`)."""
+    run_checks.check_shape(data, settings)
     row = await registry.get(session, template, version)
     parsed = registry.parsed(session, row)
-    check_input(parsed.input_schema, data)
+    await run_checks.check_schema(lambda: check_input(parsed.input_schema, data), settings)
     subflows, pins = await pin_subflows(session, parsed)
-    return RunInput(
+    run = RunInput(
         plan=compile_template(parsed, row.version),
         input=data,
         subflows=subflows,
@@ -136,6 +139,8 @@ async def prepare(
             session, [parsed, *(s.template for s in subflows.values())]
         ),
     )
+    await run_checks.check_payload(run, settings)
+    return run
 
 
 async def pin_connections(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 from temporalio.client import (
@@ -39,6 +41,7 @@ UPDATE_ERRORS: dict[str, type[RelayflowError]] = {
     ApprovalError.SELF_APPROVAL: Forbidden,
     ApprovalError.NOT_ALLOWED: Forbidden,
     ApprovalError.ALREADY_ASSIGNEE: Conflict,
+    ApprovalError.EXPIRED: Timeout,
 }
 
 
@@ -65,6 +68,18 @@ def rpc_error(e: RPCError, run_id: str) -> RelayflowError:
     if e.status == RPCStatusCode.UNAVAILABLE:
         return Unavailable(f"Temporal is unavailable: {e.message}")
     return Conflict(f"run {run_id!r}: {e.message}")
+
+
+@asynccontextmanager
+async def answering_within(seconds: float, what: str) -> AsyncIterator[None]:
+    """503 (`TEMPORAL_RPC_TIMEOUT`) instead of a request that waits on Temporal for good."""
+    try:
+        async with asyncio.timeout(seconds):
+            yield
+    except TimeoutError:
+        raise Unavailable(
+            f"Temporal did not answer {what} within {seconds:g} s (TEMPORAL_RPC_TIMEOUT)"
+        ) from None
 
 
 def is_open(desc: WorkflowExecutionDescription) -> bool:

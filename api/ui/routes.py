@@ -15,10 +15,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from temporalio.client import Client
 
 from activities.directory import User
 from api.auth import assignee_keys, authenticate
-from api.deps import SessionDep, TemporalDep
+from api.deps import SessionDep, get_temporal
 from api.errors import Invalid, NotFound, RelayflowError, Unauthorized
 from api.schemas import RUN_ID
 from api.schemas_people import DelegationIn
@@ -120,18 +121,16 @@ def _common(request: Request, user: User) -> dict[str, object]:
 
 
 @router.get("")
-async def my_tasks(
-    request: Request, client: TemporalDep, db: SessionDep, done: str | None = None
-) -> Response:
+async def my_tasks(request: Request, db: SessionDep, done: str | None = None) -> Response:
     user = session.session_user(request)
     if user is None:
         return _login_redirect(request)
-    return await _tasks_page(request, client, db, user, done=done)
+    return await _tasks_page(request, get_temporal(request), db, user, done=done)
 
 
 async def _tasks_page(
     request: Request,
-    client: TemporalDep,
+    client: Client,
     db: SessionDep,
     user: User,
     done: str | None = None,
@@ -168,7 +167,7 @@ async def _tasks_page(
 
 
 @router.post("/delegation")
-async def set_delegation(request: Request, client: TemporalDep, db: SessionDep) -> Response:
+async def set_delegation(request: Request, db: SessionDep) -> Response:
     user = session.session_user(request)
     if user is None:
         return pages.message(request, 401, "Signed out", "Please sign in again.")
@@ -185,21 +184,22 @@ async def set_delegation(request: Request, client: TemporalDep, db: SessionDep) 
         await delegations.put(db, request.app.state.directory.get(), user, body)
     except (ValueError, Invalid) as e:
         detail = e.detail if isinstance(e, Invalid) else "Give a user id and a valid date."
+        client = get_temporal(request)
         return await _tasks_page(request, client, db, user, error=detail, status_code=422)
     return RedirectResponse("/ui", status_code=303)
 
 
 @router.get("/tasks/{run_id}/{step}")
-async def task_page(request: Request, run_id: str, step: StepPath, client: TemporalDep) -> Response:
+async def task_page(request: Request, run_id: str, step: StepPath) -> Response:
     user = session.session_user(request)
     if user is None:
         return _login_redirect(request)
-    return await _task(request, client, user, run_id, step)
+    return await _task(request, get_temporal(request), user, run_id, step)
 
 
 async def _task(
     request: Request,
-    client: TemporalDep,
+    client: Client,
     user: User,
     run_id: str,
     step: str,
@@ -244,7 +244,7 @@ async def _task(
 
 
 @router.post("/tasks/{run_id}/{step}")
-async def decide(request: Request, run_id: str, step: StepPath, client: TemporalDep) -> Response:
+async def decide(request: Request, run_id: str, step: StepPath) -> Response:
     user = session.session_user(request)
     if user is None:
         return pages.message(
@@ -260,6 +260,7 @@ async def decide(request: Request, run_id: str, step: StepPath, client: Temporal
     fields_in = {k: str(v) for k, v in posted.items()}
     outcome = fields_in.get("outcome", "")
     comment = fields_in.get("comment") or None
+    client = get_temporal(request)
     try:
         task = await context.load(client, run_id, step)
     except NotFound:

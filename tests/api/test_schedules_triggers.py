@@ -13,6 +13,7 @@ import httpx
 import pytest
 from temporalio.client import Client, ScheduleActionStartWorkflow, ScheduleOverlapPolicy
 
+from api.services import triggers
 from tests.api.conftest import (
     WEBHOOK_SECRET,
     approval_template,
@@ -180,7 +181,7 @@ async def test_hook_starts_runs_once(api: httpx.AsyncClient) -> None:
     assert r.status_code == 202, r.text
     runs = r.json()["runs"]
     assert sorted(runs) == sorted(
-        f"{rule['id']}-{delivery.replace('/', '-')}" for rule in (main_rule, any_rule)
+        triggers.run_id_for(rule["id"], delivery) for rule in (main_rule, any_rule)
     )
     again = await api.post(f"/hooks/{source}", content=raw, headers=headers)
     assert (

@@ -67,6 +67,8 @@ def new_worker(
     import worker as relayflow_worker
 
     kwargs.setdefault("interceptors", relayflow_worker.interceptors())
+    kwargs.setdefault("workflow_failure_exception_types", relayflow_worker.failure_types())
+    kwargs.setdefault("workflow_runner", relayflow_worker.workflow_runner())
     return Worker(
         client,
         task_queue=task_queue or f"tq-{uuid.uuid4()}",

@@ -11,6 +11,7 @@ import pytest
 from temporalio.client import Client
 
 import workflows.language.kinds as kinds_module
+from tests.helpers.temporal import new_worker
 from tests.workflows.interp_support import plan, worker
 from workflows.engine.io import RunInput
 
@@ -36,3 +37,26 @@ async def test_a_run_imports_no_kind_and_rebuilds_no_model(
         )
     assert out == {}
     assert calls == []
+
+
+async def test_the_sandbox_leaves_the_host_language_package_alone(client: Client) -> None:
+    """The sandbox re-imports a worker's failure types (`BudgetExceeded`). In a workflow
+    module that passes `workflows.engine.io` through (so the sandbox holds the host's
+    `workflows` package), that second copy of `workflows.language` replaced the host
+    package's `workflows.language` attribute — until the worker passed it through by name."""
+    import sys
+
+    import workflows.language.loader  # noqa: F401 - the attribute checked below
+    from tests.activities.workflow import Call, CallAction
+    from workflows.engine.io import ActionRequest
+
+    request = ActionRequest(run_id="r", step="s", idempotency_key="k", params={"message": "hi"})
+    async with new_worker(client, workflows=[CallAction]) as w:
+        await client.execute_workflow(
+            CallAction.run,
+            Call(action="log", request=request),
+            id=f"sandbox-{uuid.uuid4()}",
+            task_queue=w.task_queue,
+        )
+    assert sys.modules["workflows"].language is sys.modules["workflows.language"]
+    assert sys.modules["workflows.language"].loader is sys.modules["workflows.language.loader"]

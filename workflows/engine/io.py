@@ -54,6 +54,9 @@ class DecideInput(BaseModel):
     # the seat owner a delegate decides for (SPEC §11); unset = the workflow picks the
     # actor's own seat first, then the seats delegated to them, in assignee order
     on_behalf_of: str | None = None
+    # set by the API: the update's validator refuses it after this time (`Expired`), so a
+    # decision the API answered 504 for is never applied later (see api/services/updates.py)
+    expires_at: datetime | None = None
 
 
 class ControlInput(BaseModel):
@@ -76,6 +79,7 @@ class ReassignInput(BaseModel):
     # set by the API for `operator`/`admin` callers: any new assignees. Without it the
     # actor may only hand over their own seat to one user (SPEC §11 reassignment)
     as_operator: bool = False
+    expires_at: datetime | None = None  # as DecideInput.expires_at
 
 
 class ActionRequest(BaseModel):

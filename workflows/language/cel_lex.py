@@ -22,6 +22,7 @@ class Token:
     kind: str  # ident | number | string | punct
     text: str
     value: Any = None
+    pos: int = -1  # offset in the source (identifiers only; the budget rewrites some calls)
 
 
 def _skip_string(text: str, i: int, raw: bool) -> int:
@@ -93,7 +94,7 @@ def tokenize(source: str) -> list[Token]:
             j = i
             while j < n and source[j] in _IDENT:
                 j += 1
-            tokens.append(Token("ident", source[i:j]))
+            tokens.append(Token("ident", source[i:j], pos=i))
             i = j
         elif c == "`":
             end = source.find("`", i + 1)

@@ -106,3 +106,37 @@ def largest_under(data: Mapping[str, Any], paths: list[tuple[str | int, ...]]) -
                 break
         largest = max(largest, _largest(node))
     return largest
+
+
+def _longest(node: Any) -> int:
+    longest = 0
+    stack = [node]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str | bytes):
+            longest = max(longest, len(v))
+        elif isinstance(v, Mapping):
+            stack.extend(v.values())
+            stack.extend(k for k in v if isinstance(k, str))
+        elif isinstance(v, list | tuple):
+            stack.extend(v)
+    return longest
+
+
+def largest_string_under(data: Mapping[str, Any], paths: list[tuple[str | int, ...]]) -> int:
+    """The longest string an expression may read: measured under each static path."""
+    longest = 0
+    for path in paths:
+        root = path[0] if path else None
+        if not isinstance(root, str) or root not in data:
+            continue
+        node: Any = data[root]
+        for key in path[1:]:
+            if isinstance(node, Mapping) and key in node:
+                node = node[key]
+            elif isinstance(node, list | tuple) and isinstance(key, int) and 0 <= key < len(node):
+                node = node[key]
+            else:
+                break
+        longest = max(longest, _longest(node))
+    return longest

@@ -31,8 +31,16 @@ with workflow.unsafe.imports_passed_through():
     from cel_expr_python import cel
     from cel_expr_python.ext import ext_encoders, ext_math, ext_optional, ext_strings
 
+from workflows.language import cel_budget as budget
 from workflows.language.cel_lex import Token, paths, scan_embedded, tokenize
-from workflows.language.cel_values import Size, largest_under, to_cel, to_plain
+from workflows.language.cel_values import (
+    Size,
+    largest_string_under,
+    largest_under,
+    to_cel,
+    to_plain,
+)
+from workflows.language.expression_errors import BudgetExceeded, ExpressionError
 
 # Names a template expression may use (SPEC §2); triggers use TRIGGER_NAMES.
 SCOPE_NAMES: frozenset[str] = frozenset(
@@ -46,27 +54,45 @@ MAX_EXPRESSION_LENGTH = 4096
 # the data they could range over is larger than this (measured: ~25 ms per 1,000
 # elements, ~350 ms per 4,000), so one evaluation stays far below Temporal's 2 s
 # workflow-task deadline. See docs/expressions.md.
-MAX_BUILD_ELEMENTS = 2000
+MAX_BUILD_ELEMENTS = budget.MAX_BUILD_ELEMENTS
 MAX_REPLACE_CALLS = 1
 _BUILDING_MACROS = frozenset(
     {"map", "filter", "transformList", "transformMap", "transformMapEntry"}
 )
-
-
-class ExpressionError(ValueError):
-    """An expression that does not compile, names something unknown, or fails at run time."""
-
-    def __init__(self, source: str, detail: str) -> None:
-        self.source = source
-        self.detail = detail
-        shown = source if len(source) <= 200 else source[:197] + "..."
-        super().__init__(f"expression `{shown}`: {detail}")
-
-    def __reduce__(self) -> tuple[type[ExpressionError], tuple[str, str]]:
-        return (type(self), (self.source, self.detail))
+_MACROS = _BUILDING_MACROS | {"all", "exists", "exists_one", "existsOne"}
+#: string functions that run metered (see workflows.language.cel_budget): source name -> CEL name
+_METERED = {"replace": "_rf_replace", "split": "_rf_split", "join": "_rf_join"}
+#: `+` inside macros: a worst-case estimate of the bytes built, refused before evaluating
+#: above this many times the value budget (e.g. `l.map(x, s + s)` over big strings)
+GROWTH_FACTOR = 64
+_SELECT_PUNCT = frozenset({".", "[", "]", "?"})
 
 
 _lock = threading.Lock()
+
+
+def _metered_functions() -> list[Any]:
+    """`_rf_replace`, `_rf_split`, `_rf_join`: the metered string functions (`_METERED`)."""
+    text, num = cel.Type.STRING, cel.Type.INT
+    texts, anys = cel.Type.List(cel.Type.STRING), cel.Type.List(cel.Type.DYN)
+    overloads: dict[str, list[tuple[Any, list[Any], Any]]] = {
+        "_rf_replace": [
+            (text, [text, text, text], budget.replace),
+            (text, [text, text, text, num], budget.replace),
+        ],
+        "_rf_split": [(texts, [text, text], budget.split), (texts, [text, text, num], budget.split)],
+        "_rf_join": [(text, [anys], budget.join), (text, [anys, text], budget.join)],
+    }
+    return [
+        cel.FunctionDecl(
+            name,
+            [
+                cel.Overload(f"{name}_{len(params)}", ret, params, is_member=True, impl=impl)
+                for ret, params, impl in variants
+            ],
+        )
+        for name, variants in overloads.items()
+    ]
 
 
 @lru_cache(maxsize=64)
@@ -80,23 +106,54 @@ def _env(names: frozenset[str]) -> Any:
             ext_encoders.ExtEncoders(),
             ext_optional.ExtOptional(),
         ],
+        functions=_metered_functions(),
     )
+
+
+def _metered_source(source: str, tokens: list[Token]) -> str:
+    """`source` with `.replace(`/`.split(`/`.join(` calls renamed to their metered versions."""
+    out, last = [], 0
+    for i, t in enumerate(tokens):
+        if (
+            t.kind == "ident"
+            and t.text in _METERED
+            and t.pos >= 0
+            and i > 0
+            and tokens[i - 1].text == "."
+            and i + 1 < len(tokens)
+            and tokens[i + 1].text == "("
+        ):
+            out.append(source[last : t.pos])
+            out.append(_METERED[t.text])
+            last = t.pos + len(t.text)
+    if not out:
+        return source
+    out.append(source[last:])
+    return "".join(out)
 
 
 class _Program:
     """A compiled expression plus the facts the cost guard needs."""
 
-    __slots__ = ("expr", "roots", "builds", "plus", "paths")
+    __slots__ = ("expr", "roots", "builds", "plus", "paths", "macros", "literal", "selects")
 
     def __init__(self, expr: Any, tokens: list[Token]) -> None:
         self.expr = expr
         self.roots = _roots(tokens)
-        self.builds = any(
-            t.kind == "ident" and t.text in _BUILDING_MACROS and i > 0 and tokens[i - 1].text == "."
-            for i, t in enumerate(tokens)
-        )
+
+        def method(i: int, t: Token, names: frozenset[str]) -> bool:
+            return t.kind == "ident" and t.text in names and i > 0 and tokens[i - 1].text == "."
+
+        self.builds = any(method(i, t, _BUILDING_MACROS) for i, t in enumerate(tokens))
+        self.macros = sum(1 for i, t in enumerate(tokens) if method(i, t, _MACROS))
         self.plus = sum(1 for t in tokens if t.text == "+")
         self.paths = paths(tokens)
+        #: a bound on the length of any list literal in the expression
+        self.literal = 1 + sum(1 for t in tokens if t.text == ",")
+        #: `input`, `steps.a.output['x']`: selects a value, builds none
+        self.selects = all(
+            t.kind in ("ident", "string", "number") or t.text in _SELECT_PUNCT for t in tokens
+        ) and not any(t.text == "(" for t in tokens)
 
 
 def _clean(message: str) -> str:
@@ -111,6 +168,8 @@ def _clean(message: str) -> str:
     msg = re.sub(
         r"No value with name \"(.*)\" found in Activation", r"'\1' is not available here", msg
     )
+    for name, metered in _METERED.items():
+        msg = msg.replace(metered, name)
     return msg
 
 
@@ -146,7 +205,11 @@ def _compile(source: str, names: frozenset[str]) -> _Program:
     env = _env(names)
     try:
         with _lock:
+            # the source as written, for its error messages (columns), then the metered one
             expr = env.compile(source)
+            metered = _metered_source(source, tokens)
+            if metered != source:
+                expr = env.compile(metered)
     except RuntimeError as e:
         detail = _clean(str(e))
         m = re.search(r"undeclared reference to '([^'.]+)", detail)
@@ -203,18 +266,49 @@ def evaluate(source: str, scope: Mapping[str, Any]) -> Any:
     """Evaluate one CEL expression against plain data; returns plain, key-sorted Python.
 
     Raises ExpressionError for syntax errors, unknown names, missing keys, type
-    errors and exceeded budgets; the message includes the expression.
+    errors, and `BudgetExceeded` for exceeded budgets; the message includes the expression.
     """
     program = _compile(source, frozenset(scope))
-    names = [name for name in program.roots if name in scope]
-    if program.builds:
-        data = {name: _convert(scope[name], Size(), source) for name in names}
-        if largest_under(data, program.paths) * (1 + program.plus) > MAX_BUILD_ELEMENTS:
-            raise ExpressionError(
-                source,
-                f"budget exceeded: map()/filter() over data with more than {MAX_BUILD_ELEMENTS} "
-                "elements; use exists()/all()/size() or reduce the data in an action",
+    try:
+        meter = budget.begin(1 + program.plus if program.builds else 0)
+    except budget.Hit as recorded:  # a replay: the history says this evaluation hit a budget
+        raise BudgetExceeded(source, recorded.detail) from None
+    try:
+        return budget.run(meter, lambda: _evaluate(program, source, scope, meter))
+    except budget.Hit as hit:
+        budget.record(meter, hit)
+        raise BudgetExceeded(source, hit.detail) from None
+
+
+def _growth(program: _Program, data: Mapping[str, Any], largest: int, meter: budget.Meter) -> None:
+    """`+` inside macros: refuse when the worst case would build far more than the budget."""
+    if not (program.macros and program.plus and meter.enforce):
+        return
+    longest = largest_string_under(data, program.paths)
+    iterations = min(10_000, max(largest, program.literal) ** program.macros)
+    worst = iterations * (1 + program.plus) * max(longest, 1)
+    if worst > GROWTH_FACTOR * meter.max_value:
+        meter.fail(
+            budget.Hit(
+                "value",
+                f"budget exceeded: `+` inside map()/filter()/all()/exists() could build "
+                f"{worst / 1048576:.0f} MiB ({iterations} iterations over strings of up to "
+                f"{longest} characters), more than the value budget "
+                "(EXPRESSION_MAX_VALUE_BYTES) allows",
             )
+        )
+
+
+def _evaluate(
+    program: _Program, source: str, scope: Mapping[str, Any], meter: budget.Meter
+) -> Any:
+    names = [name for name in program.roots if name in scope]
+    if program.builds or (program.macros and program.plus):
+        data = {name: _convert(scope[name], Size(), source) for name in names}
+        largest = largest_under(data, program.paths)
+        if program.builds:
+            meter.elements(largest, "data")
+        _growth(program, data, largest, meter)
         result = _eval(program, source, data)
     else:
         # fast path: plain JSON data goes in as it is; convert only when CEL refuses a
@@ -223,6 +317,8 @@ def evaluate(source: str, scope: Mapping[str, Any]) -> Any:
         if _failed(result) and "Non-CEL value type" in str(result.plain_value()):
             converted = {name: _convert(scope[name], Size(), source) for name in names}
             result = _eval(program, source, converted)
+    if meter.hit is not None:  # also when CEL absorbed the error (`x || true`)
+        raise meter.hit
     if _failed(result):
         raise ExpressionError(source, _clean(str(result.plain_value())))
     try:
@@ -231,6 +327,9 @@ def evaluate(source: str, scope: Mapping[str, Any]) -> Any:
         raise ExpressionError(source, f"cannot convert the result: {e}") from None
     if isinstance(out, float) and not math.isfinite(out):
         raise ExpressionError(source, f"result is {out} (not a finite number)")
+    if not program.selects and isinstance(out, str | list | dict):
+        meter.value(budget.size_of(out, meter.max_value), "the result")
+    meter.cpu()
     return out
 
 

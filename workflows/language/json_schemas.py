@@ -1,5 +1,11 @@
 """JSON Schemas inside templates (`input_schema`, approval `form`): check and use them offline.
 
+Regular expressions (`pattern`, `patternProperties`) run on RE2 (google-re2):
+linear time whatever the pattern and input, so a pattern cannot freeze the API
+or a workflow task (Python's `re` took seconds on a 28-character input with a
+common e-mail pattern). RE2 has no lookaround or backreferences; a schema whose
+patterns need them is refused at save time.
+
 One place decides whether a schema is usable: it must be a valid schema for its
 dialect and every `$ref` in it must resolve *within the schema itself* (or to a
 bundled meta-schema). Nothing is ever downloaded: a `$ref` to another document
@@ -10,9 +16,11 @@ is a save-time finding, and at run time it fails like any unresolvable reference
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import jsonschema
+import re2
 import referencing.exceptions
 from jsonschema import Draft202012Validator
 from jsonschema.protocols import Validator
@@ -38,12 +46,115 @@ def _offline(uri: str) -> Resource[Any]:
 OFFLINE: Registry[Any] = Registry(retrieve=_offline).combine(META_SCHEMAS)  # type: ignore[call-arg]
 
 
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False
+
+
+@lru_cache(maxsize=1024)
+def regex(pattern: str) -> Any:
+    """The compiled RE2 pattern; `SchemaUnusable` when RE2 cannot compile it."""
+    try:
+        return re2.compile(pattern, _RE2_OPTIONS)
+    except re2.error as e:
+        detail = e.args[0].decode() if e.args and isinstance(e.args[0], bytes) else str(e)
+        raise SchemaUnusable(
+            f"pattern {pattern!r} is not supported: {detail} (patterns run on RE2: "
+            "no lookaround or backreferences)"
+        ) from None
+
+
+def _pattern(validator: Any, patrn: str, instance: Any, schema: Any) -> Iterator[Any]:
+    if validator.is_type(instance, "string") and not regex(patrn).search(instance):
+        yield jsonschema.ValidationError(f"{instance!r} does not match {patrn!r}")
+
+
+def _pattern_properties(validator: Any, patterns: Any, instance: Any, schema: Any) -> Iterator[Any]:
+    if not validator.is_type(instance, "object"):
+        return
+    for patrn, subschema in patterns.items():
+        rx = regex(patrn)
+        for k, v in instance.items():
+            if rx.search(k):
+                yield from validator.descend(v, subschema, path=k, schema_path=patrn)
+
+
+def _additional_properties(validator: Any, aP: Any, instance: Any, schema: Any) -> Iterator[Any]:
+    if not validator.is_type(instance, "object"):
+        return
+    properties = schema.get("properties", {})
+    patterns = [regex(p) for p in schema.get("patternProperties", {})]
+    extras = [
+        k for k in instance if k not in properties and not any(rx.search(k) for rx in patterns)
+    ]
+    if validator.is_type(aP, "object"):
+        for extra in extras:
+            yield from validator.descend(instance[extra], aP, path=extra)
+    elif not aP and extras:
+        joined = ", ".join(repr(e) for e in sorted(extras, key=str))
+        if "patternProperties" in schema:
+            listed = ", ".join(repr(p) for p in sorted(schema["patternProperties"]))
+            yield jsonschema.ValidationError(f"{joined} do not match any of the regexes: {listed}")
+        else:
+            yield jsonschema.ValidationError(
+                f"Additional properties are not allowed ({joined} unexpected)"
+            )
+
+
+_RE2_KEYWORDS = {
+    "pattern": _pattern,
+    "patternProperties": _pattern_properties,
+    "additionalProperties": _additional_properties,
+}
+
+
+_EXTENDED: dict[Any, type[Validator]] = {}
+
+
+def _with_re2(cls: type[Validator]) -> type[Validator]:
+    """The dialect's validator with the RE2 keywords (one class per dialect)."""
+    extended = _EXTENDED.get(cls)
+    if extended is None:
+        extended = _EXTENDED[cls] = jsonschema.validators.extend(cls, _RE2_KEYWORDS)
+    return extended
+
+
 def _validator_class(schema: Mapping[str, Any]) -> type[Validator]:
-    """The validator of the schema's dialect (`$schema`; 2020-12 by default)."""
+    """The validator of the schema's dialect (`$schema`; 2020-12 by default), on RE2."""
     if not isinstance(schema.get("$schema", ""), str):
         raise SchemaUnusable("$schema must be a string (the URI of a JSON Schema dialect)")
     cls: type[Validator] = jsonschema.validators.validator_for(schema, default=Draft202012Validator)
-    return cls
+    return _with_re2(cls)
+
+
+def _regex_problems(schema: Any, path: list[str]) -> Iterator[tuple[str, str]]:
+    """Patterns RE2 cannot run, and `unevaluatedProperties` next to `patternProperties`
+    (jsonschema would match those property names with Python's `re`)."""
+    stack: list[tuple[Any, list[str]]] = [(schema, path)]
+    pattern_props = unevaluated = False
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, Mapping):
+            patrn = node.get("pattern")
+            if isinstance(patrn, str):
+                try:
+                    regex(patrn)
+                except SchemaUnusable as e:
+                    yield "/".join([*where, "pattern"]), str(e)
+            props = node.get("patternProperties")
+            if isinstance(props, Mapping):
+                pattern_props = True
+                for p in props:
+                    try:
+                        regex(str(p))
+                    except SchemaUnusable as e:
+                        yield "/".join([*where, "patternProperties"]), str(e)
+            if "unevaluatedProperties" in node:
+                unevaluated = True
+            stack.extend((v, [*where, str(k)]) for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((v, [*where, str(i)]) for i, v in enumerate(node))
+    if pattern_props and unevaluated:
+        yield "", "patternProperties together with unevaluatedProperties is not supported"
 
 
 def _problems(schema: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
@@ -57,6 +168,10 @@ def _problems(schema: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
         cls.check_schema(schema)
     except jsonschema.SchemaError as e:
         yield "/".join(str(p) for p in e.absolute_path), e.message
+        return
+    regex_problems = list(_regex_problems(schema, []))
+    if regex_problems:
+        yield from regex_problems
         return
     spec = specification_with(str(schema.get("$schema", "")), default=DRAFT202012)
     root = spec.create_resource(schema)
@@ -152,6 +267,8 @@ def errors(
         raise SchemaUnusable("its $refs refer to each other in an endless loop") from None
     except jsonschema.SchemaError as e:
         raise SchemaUnusable(f"invalid schema: {e.message}") from None
+    except SchemaUnusable:
+        raise
     except Exception as e:  # noqa: BLE001 - user data: never a 500 or a failed workflow task
         raise SchemaUnusable(f"{type(e).__name__}: {e}") from None
     return sorted(found, key=lambda e: ([str(p) for p in e.absolute_path], e.message))

@@ -8,9 +8,12 @@ with two `when:` on one step is a mistake, not "last one wins".
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, Literal
 
 import yaml
+
+from workflows.language import jsonsafe
 
 
 class TemplateSyntaxError(ValueError):
@@ -29,6 +32,8 @@ MAX_DOCUMENT_BYTES = 1024 * 1024
 #: a few anchors for shared settings are fine, a "billion laughs" is not
 MAX_ALIASES = 100
 MAX_ALIAS_VALUES = 10_000
+#: nesting limit of a document (a template needs a dozen levels; 300 made every reader fail)
+MAX_DEPTH = 64
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -94,7 +99,20 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: b
     loader.flatten_mapping(node)
     seen: dict[Any, yaml.Node] = {}
     for key_node, _ in node.value:
+        mark = key_node.start_mark
+        if not isinstance(key_node, yaml.ScalarNode):
+            raise TemplateSyntaxError(
+                "mapping keys must be strings (JSON), not a list or a mapping",
+                mark.line + 1,
+                mark.column + 1,
+            )
         key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+        if not isinstance(key, str):
+            raise TemplateSyntaxError(
+                f"mapping key {key!r} is not a string (JSON keys are strings): quote it",
+                mark.line + 1,
+                mark.column + 1,
+            )
         if key in seen:
             mark = key_node.start_mark
             raise TemplateSyntaxError(f"duplicate key {key!r}", mark.line + 1, mark.column + 1)
@@ -106,6 +124,29 @@ def _construct_str(loader: _UniqueKeyLoader, node: yaml.ScalarNode) -> Any:
     return loader.construct_scalar(node)
 
 
+def _construct_float(loader: _UniqueKeyLoader, node: yaml.ScalarNode) -> Any:
+    value = loader.construct_yaml_float(node)  # type: ignore[no-untyped-call]
+    if not math.isfinite(value):
+        mark = node.start_mark
+        raise TemplateSyntaxError(
+            f"{node.value!r} is not a finite number (NaN and infinity are not JSON)",
+            mark.line + 1,
+            mark.column + 1,
+        )
+    return value
+
+
+def _refuse_tag(loader: _UniqueKeyLoader, node: yaml.Node) -> Any:
+    mark = node.start_mark
+    tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+    raise TemplateSyntaxError(
+        f"YAML tag {tag} is not supported: documents hold JSON values only "
+        "(strings, numbers, booleans, null, lists and mappings with string keys)",
+        mark.line + 1,
+        mark.column + 1,
+    )
+
+
 _UniqueKeyLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
     _construct_mapping,  # type: ignore[arg-type]
@@ -113,6 +154,9 @@ _UniqueKeyLoader.add_constructor(
 # `2024-01-01` stays a string: templates are JSON-shaped, and a datetime would not
 # survive the Temporal data converter.
 _UniqueKeyLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_str)  # type: ignore[arg-type]
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:float", _construct_float)  # type: ignore[arg-type]
+for _tag in ("binary", "set", "omap", "pairs"):
+    _UniqueKeyLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _refuse_tag)  # type: ignore[arg-type]
 
 
 def load_document(
@@ -136,8 +180,12 @@ def load_document(
         fmt = "json" if text.lstrip().startswith("{") else "yaml"
     try:
         data = _parse(text, fmt)
+        if fmt == "yaml":  # JSON was checked while parsing
+            jsonsafe.check(data, max_depth=MAX_DEPTH)
     except RecursionError:
-        raise TemplateSyntaxError("the document is nested too deeply") from None
+        raise TemplateSyntaxError(f"the document is nested too deeply (more than {MAX_DEPTH} levels)") from None
+    except jsonsafe.UnsafeJSON as e:
+        raise TemplateSyntaxError(str(e)) from None
     if not isinstance(data, dict):
         kind = "empty" if data is None else type(data).__name__
         raise TemplateSyntaxError(f"a template must be a mapping at the top level, got {kind}")
@@ -148,7 +196,7 @@ def _parse(text: str, fmt: Literal["yaml", "json"]) -> Any:
     data: Any
     if fmt == "json":
         try:
-            data = json.loads(text)
+            data = jsonsafe.loads(text, max_depth=MAX_DEPTH)
         except json.JSONDecodeError as e:
             raise TemplateSyntaxError(f"invalid JSON: {e.msg}", e.lineno, e.colno) from None
     else:

@@ -23,6 +23,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from workflows.language.checker import ActionModels, Checker, Resolver
+from workflows.language.limits import TemplateLimits, over_limits
 from workflows.language.model import SlaLevel, StepBase, Template
 from workflows.language.rules import check_template
 from workflows.language.schema_errors import translate
@@ -62,14 +63,19 @@ def validate_template(
     actions: ActionModels,
     resolve_template: Resolver | None = None,
     connection_exists: Callable[[str], bool] | None = None,
+    limits: TemplateLimits | None = None,
 ) -> ValidationResult:
     """Every problem in a template document (or model); never raises.
 
     `actions`: the registered actions (name -> params model, None to accept any
     `with:`); `resolve_template`: other templates for subflow checks (None: skipped);
-    `connection_exists`: whether a `connection:` name is known (None: not checked).
+    `connection_exists`: whether a `connection:` name is known (None: not checked). A
+    template over the size caps (`limits`) gets only those findings: the other checks
+    are what a huge template makes slow.
     """
     findings: list[Finding] = []
+    if isinstance(doc, Mapping) and (big := over_limits(doc, limits or TemplateLimits())):
+        return ValidationResult(None, [Finding(loc, msg) for loc, msg in big])
 
     def add(loc: str, msg: str) -> None:
         findings.append(Finding(loc, msg))

@@ -22,6 +22,8 @@ class ApprovalError(StrEnum):
     NOT_ALLOWED = "NotAllowed"
     #: the user named in a handover already decides this step
     ALREADY_ASSIGNEE = "AlreadyAssignee"
+    #: the request reached the run after the deadline the API gave it (the API answered 504)
+    EXPIRED = "Expired"
 
 
 def refuse(kind: ApprovalError, message: str, *details: Any) -> NoReturn:

@@ -25,7 +25,19 @@ from workflows.engine.runtime import Runtime
 from workflows.language.model import Assignees
 
 
+def check_expiry(r: DecideInput | ReassignInput) -> None:
+    """Refuse an update the API already gave up on (it answered 504): nothing applies late.
+
+    Validators do not run on replay, so reading the workflow clock here is safe."""
+    if r.expires_at is not None and workflow.now() > r.expires_at:
+        refuse(
+            ApprovalError.EXPIRED,
+            "the request reached the run after its deadline and was not applied",
+        )
+
+
 def validate_decide(rt: Runtime, d: DecideInput) -> None:
+    check_expiry(d)
     state_of(rt).book.waiting(d.step).check(d)
 
 
@@ -63,6 +75,7 @@ def _apply(rt: Runtime, task: ApprovalTask, d: DecideInput) -> None:
 
 
 def validate_reassign(rt: Runtime, r: ReassignInput) -> None:
+    check_expiry(r)
     task = state_of(rt).book.waiting(r.step)
     if not r.users and not r.roles:
         refuse(ApprovalError.INVALID_REASSIGN, "reassign needs at least one user or role")
