@@ -24,10 +24,11 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from pydantic import SecretStr
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import (
@@ -36,8 +37,11 @@ from temporalio.converter import (
     PayloadCodec,
 )
 
-if TYPE_CHECKING:
-    from settings import Settings
+
+class KeySettings(Protocol):
+    """What the codec needs of the settings (`settings.Settings` has it)."""
+
+    payload_keys: SecretStr
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
@@ -142,7 +146,7 @@ class AesGcmCodec(PayloadCodec):
         return out
 
 
-def data_converter(settings: Settings) -> DataConverter:
+def data_converter(settings: KeySettings) -> DataConverter:
     """The data converter for every Temporal client and worker of relayflow."""
     ring = parse_keys(settings.payload_keys.get_secret_value())
     if ring is None:

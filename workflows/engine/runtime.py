@@ -26,10 +26,11 @@ from typing import Any
 
 from temporalio import workflow
 
-from workflows.engine import metrics, status
 from workflows.engine import scope as scopes
 from workflows.engine import search_attributes as sa
+from workflows.engine import status
 from workflows.engine.continuation import HISTORY_LIMIT, Continuation, unpack
+from workflows.engine.events import RUN_STATE, STEP_FINISHED, Listener, RunEvent
 from workflows.engine.frame import Frame
 from workflows.engine.io import PendingTask, RunInput, RunStatus, StepStatus
 
@@ -78,6 +79,8 @@ class Runtime(Continuation):
         self.pending_sources: list[Callable[[], list[PendingTask]]] = []
         # each takes the step's StepContext (workflows.engine.context)
         self.step_wrappers: list[Callable[[Any], AbstractAsyncContextManager[Any]]] = []
+        # what watches the run (metrics, subscriptions): see workflows.engine.events
+        self.listeners: list[Listener] = []
         self.kinds: dict[str, str] = {}  # address -> kind key (status details)
         self.containers: set[str] = set()  # addresses of steps with a body
         self.details: dict[str, str] = {}
@@ -162,7 +165,11 @@ class Runtime(Continuation):
         self._track(address, state)
         if state in TERMINAL:
             self.progress.pop(address, None)
-            metrics.step_finished(self, address, state)
+            seconds = 0.0
+            if st.started_at is not None:
+                seconds = max(((st.finished_at or now) - st.started_at).total_seconds(), 0.0)
+            kind = self.kinds.get(address, "unknown")
+            self.emit(STEP_FINISHED, address, state=state, kind=kind, seconds=seconds)
         self.changed(address)
         return st
 
@@ -211,11 +218,21 @@ class Runtime(Continuation):
             self._published_state = state
             publish = True
             workflow.upsert_search_attributes([sa.RUN_STATE.value_set(state)])
+            self.emit(RUN_STATE, state=state)
         if publish:
             status.publish_details(self, address)
 
     def status(self) -> RunStatus:
         return status.document(self)
+
+    def emit(
+        self, type: str, step: str | None = None, actor: str | None = None, **data: Any
+    ) -> None:
+        """Tell every listener what happened (workflows.engine.events)."""
+        if self.listeners:
+            event = RunEvent(type, step, actor, data)
+            for listener in self.listeners:
+                listener(event)
 
     # ------------------------------------------------------------------ background work
 

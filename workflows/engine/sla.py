@@ -30,7 +30,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
-from workflows.engine import metrics
+from workflows.engine import events
 from workflows.engine.context import StepContext
 from workflows.engine.io import ActionRequest
 from workflows.engine.runtime import Runtime
@@ -130,7 +130,7 @@ class SlaWatch:
                     delay, summary=f"SLA {level.level} of {where} (+{level.after})"
                 )
             fired.append(i)  # the decision to fire, recorded before any effect
-            metrics.sla_fired(self.state.rt, self.key, level.level)
+            self.state.rt.emit(events.SLA_FIRED, self.key or None, level=level.level)
             self.on_fire(level.level)
             self.state.rt.spawn(_fire(self.state, level, self.key, self.scope))
 

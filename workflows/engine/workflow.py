@@ -20,6 +20,7 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     import workflows.engine.approvals.handlers as handlers
     import workflows.engine.approvals.state as approval_state
+    import workflows.engine.events as events
     import workflows.engine.metrics as metrics
     import workflows.engine.scheduler as scheduler
     import workflows.engine.sla as sla
@@ -43,11 +44,13 @@ class TemplateWorkflow:
         self.rt = Runtime(inp)
         sla.install(self.rt)
         approval_state.install(self.rt)
+        metrics.install(self.rt)
 
     @workflow.run
     async def run(self, inp: RunInput) -> dict[str, Any]:
         rt = self.rt
-        metrics.run_started(rt)
+        if rt.generation == 0:
+            rt.emit(events.RUN_STARTED, actor=inp.started_by)
         for start in rt.on_start:
             start()
         rt.changed()
@@ -77,7 +80,7 @@ class TemplateWorkflow:
             await hook()
         await rt.drain()  # let in-flight notifications finish
         rt.changed()
-        metrics.run_closed(rt)
+        rt.emit(events.RUN_CLOSED, rt.failing, state=rt.closed_state, error=rt.error)
 
     async def _run_top(self, rt: Runtime) -> dict[str, Any]:
         failure = await scheduler.run_dag(rt, rt.top)

@@ -14,7 +14,7 @@ from typing import Any, Literal, Protocol
 
 from temporalio import workflow
 
-from workflows.engine import metrics
+from workflows.engine import events
 from workflows.engine.approvals.state import (
     ApprovalState,
     detail,
@@ -58,6 +58,13 @@ async def run(ctx: StepContext, spec: ApprovalSpec) -> dict[str, Any]:
             starter_barred=None if spec.self_approval else ctx.rt.inp.started_by,
         )
         notify(state, task, "opened")
+        ctx.rt.emit(
+            events.APPROVAL_OPENED,
+            ctx.address,
+            assignees=task.keys(),
+            outcomes=list(task.outcomes),
+            due_at=due.isoformat() if due else None,
+        )
     ctx.set_detail(detail(task))
     ctx.rt.set_state(ctx.address, "waiting", output=task.output())
     state.publish()
@@ -73,8 +80,13 @@ async def run(ctx: StepContext, spec: ApprovalSpec) -> dict[str, Any]:
     if task.decision is None:  # timed out with `on_timeout: fail`
         raise StepFailure(f"approval timed out after {spec.timeout} without a decision")
     ctx.status.decision = task.decision
-    metrics.approval_decided(ctx.rt, task)
-    notify(state, task, "decided", task.votes[-1].actor if task.votes else task.decided_by)
+    actor = task.votes[-1].actor if task.votes else task.decided_by
+    decided = task.decided_at or workflow.now()
+    seconds = max((decided - task.opened_at).total_seconds(), 0.0)
+    ctx.rt.emit(
+        events.APPROVAL_DECIDED, ctx.address, actor, outcome=task.decision, seconds=seconds
+    )
+    notify(state, task, "decided", actor)
     return task.output()
 
 
