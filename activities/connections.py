@@ -60,14 +60,20 @@ class HeaderAuth(_Strict):
 Auth = Annotated[BearerAuth | BasicAuth | HeaderAuth, Field(discriminator="type")]
 
 
-def check_base_url(v: str) -> str:
-    """An absolute http(s) URL without credentials, query or fragment."""
+def absolute_url(v: str) -> httpx.URL:
+    """`v` as an absolute http(s) URL, else ValueError saying what is wrong."""
     try:
         url = httpx.URL(v)
     except httpx.InvalidURL as exc:
         raise ValueError(f"invalid URL: {exc}") from None
     if url.scheme not in ("http", "https") or not url.host:
         raise ValueError("must be an absolute http:// or https:// URL")
+    return url
+
+
+def check_base_url(v: str) -> str:
+    """An absolute http(s) URL without credentials, query or fragment."""
+    url = absolute_url(v)
     if url.userinfo:
         raise ValueError("put credentials in `auth`, not in the URL")
     if url.query or url.fragment:

@@ -29,7 +29,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from activities import outbound
-from activities.connections import ResolvedConnection, expected
+from activities.connections import ResolvedConnection, absolute_url, expected
 from activities.errors import InvalidParams, from_httpx, http_status_error
 from activities.registry import ActionContext, action
 from workflows.language.durations import DurationError, parse_duration
@@ -243,12 +243,7 @@ async def http(params: HttpParams, ctx: ActionContext) -> HttpOutput:
 
 
 def _check_url(v: str) -> str:
-    try:
-        url = httpx.URL(v)
-    except httpx.InvalidURL as exc:
-        raise ValueError(f"invalid URL: {exc}") from None
-    if url.scheme not in ("http", "https") or not url.host:
-        raise ValueError("must be an absolute http:// or https:// URL")
+    absolute_url(v)
     return v
 
 

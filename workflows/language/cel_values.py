@@ -89,23 +89,25 @@ def _largest(node: Any) -> int:
     return 0
 
 
+def _under(data: Mapping[str, Any], path: tuple[str | int, ...]) -> Any:
+    """The value a static path (`input.items`, `steps.a.output[0]`) reaches, as far as it goes."""
+    root = path[0] if path else None
+    if not isinstance(root, str) or root not in data:
+        return None
+    node: Any = data[root]
+    for key in path[1:]:
+        if isinstance(node, Mapping) and key in node:
+            node = node[key]
+        elif isinstance(node, list | tuple) and isinstance(key, int) and 0 <= key < len(node):
+            node = node[key]
+        else:
+            break
+    return node
+
+
 def largest_under(data: Mapping[str, Any], paths: list[tuple[str | int, ...]]) -> int:
     """The largest list/map an expression may range over: measured under each static path."""
-    largest = 0
-    for path in paths:
-        root = path[0] if path else None
-        if not isinstance(root, str) or root not in data:
-            continue
-        node: Any = data[root]
-        for key in path[1:]:
-            if isinstance(node, Mapping) and key in node:
-                node = node[key]
-            elif isinstance(node, list | tuple) and isinstance(key, int) and 0 <= key < len(node):
-                node = node[key]
-            else:
-                break
-        largest = max(largest, _largest(node))
-    return largest
+    return max((_largest(_under(data, p)) for p in paths), default=0)
 
 
 def _longest(node: Any) -> int:
@@ -125,18 +127,4 @@ def _longest(node: Any) -> int:
 
 def largest_string_under(data: Mapping[str, Any], paths: list[tuple[str | int, ...]]) -> int:
     """The longest string an expression may read: measured under each static path."""
-    longest = 0
-    for path in paths:
-        root = path[0] if path else None
-        if not isinstance(root, str) or root not in data:
-            continue
-        node: Any = data[root]
-        for key in path[1:]:
-            if isinstance(node, Mapping) and key in node:
-                node = node[key]
-            elif isinstance(node, list | tuple) and isinstance(key, int) and 0 <= key < len(node):
-                node = node[key]
-            else:
-                break
-        longest = max(longest, _longest(node))
-    return longest
+    return max((_longest(_under(data, p)) for p in paths), default=0)
