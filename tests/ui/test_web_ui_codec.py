@@ -92,7 +92,8 @@ def _loopback(url: str) -> bool:
 
 
 class Browsing:
-    """One browser context: only loopback traffic (anything else is refused and recorded),
+    """One browser context: only loopback traffic (anything else is refused and recorded;
+    the UI's news feed would be the first to try),
     and every answer of the codec server the page's scripts got."""
 
     def __init__(self, context: Any) -> None:
@@ -208,6 +209,8 @@ async def test_operator_sees_the_input_decoded(
         path=str(shots(tmp_path) / "web-ui-decoded-input.png"),
         clip={"x": 0, "y": 0, "width": 1400, "height": 660},
     )
+    # SPEC §1: the UI `make run` starts (--ui-disable-news-fetch) asks nothing of the internet
+    assert b.refused == []
     await b.context.close()
 
 
