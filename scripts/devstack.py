@@ -3,6 +3,7 @@
 Data lives in `.data/` (or RELAYFLOW_DATA_DIR), so a second `make run` sees earlier runs.
 Ctrl-C (or SIGTERM) stops all three and waits for them; nothing is left behind.
 
+The Web UI runs without its news feed (`--ui-disable-news-fetch`): nothing reaches the internet.
 Trust boundary (SPEC §8): the dev server's HTTP API is pinned to TEMPORAL_HTTP_ADDRESS
 (never reachable by actions, like the frontend, the UI and the API); actions may reach
 only the demo services (`EGRESS_ALLOW=127.0.0.1:8765`, unless EGRESS_ALLOW is already
@@ -132,11 +133,19 @@ def link_secret(data: Path) -> str:
     return path.read_text().strip()
 
 
+def codec_on(s: Settings) -> bool:
+    """PAYLOAD_KEYS set: payloads are encrypted and the API is the UI's codec server."""
+    return bool(s.payload_keys.get_secret_value().strip())
+
+
 def ui_flags(s: Settings) -> list[str]:
-    """Web UI options: with PAYLOAD_KEYS set, the UI decodes payloads through the API's codec server."""
-    if not s.payload_keys.get_secret_value().strip():
-        return []
-    return ["--ui-codec-endpoint", f"http://{s.api_host}:{s.api_port}/codec"]
+    """Web UI options: no news feed (the UI would fetch it from the internet; SPEC §1 wants
+    nothing to leave the machine); with PAYLOAD_KEYS set, the UI decodes payloads through
+    the API's codec server."""
+    flags = ["--ui-disable-news-fetch"]
+    if codec_on(s):
+        flags += ["--ui-codec-endpoint", f"http://{s.api_host}:{s.api_port}/codec"]
+    return flags
 
 
 def main() -> int:
@@ -189,7 +198,7 @@ def main() -> int:
         subprocess.run([sys.executable, "-m", "api.load_connections", str(CONNECTIONS)], cwd=ROOT, env=env, check=True)
         subprocess.run([sys.executable, "-m", "api.load_templates", "templates"], cwd=ROOT, env=env, check=True)
         codec = (f"  payloads     encrypted; codec server {api}/codec (docs/operations.md)\n"
-                 if ui_flags(s) else "")
+                 if codec_on(s) else "")
         metrics = f"http://{s.worker_metrics_host}:{s.worker_metrics_port}/metrics"
         log.info("relayflow is up:\n  API docs     %s/docs\n  Web inbox    %s/ui (sign in with a token)\n"
                  "  Temporal UI  %s\n  metrics      %s/metrics (API), %s (worker)\n"

@@ -43,6 +43,15 @@ def descendants(pid: int) -> set[int]:
     return found
 
 
+def cmdline(pid: int) -> list[str]:
+    """A process's argv (empty if it is gone)."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [a.decode() for a in raw.split(b"\0") if a]
+
+
 def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -92,6 +101,13 @@ def test_run_brings_everything_up_and_stops_clean(tmp_path: Path) -> None:
             assert name in listed
         children = descendants(proc.pid)
         assert len(children) >= 3  # temporal, worker, api (and their helpers)
+        # SPEC §1: the Web UI must not fetch its news feed from the internet
+        [dev_server] = [
+            argv for argv in map(cmdline, children) if argv[1:3] == ["server", "start-dev"]
+        ]
+        assert "--ui-disable-news-fetch" in dev_server, dev_server
+        ui_settings = httpx.get(f"http://127.0.0.1:{uport}/api/v1/settings", timeout=5).json()
+        assert ui_settings["DisableNewsFetch"] is True
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=60)

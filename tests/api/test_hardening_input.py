@@ -142,12 +142,10 @@ async def test_hook_body_outside_json_refused(api: httpx.AsyncClient) -> None:
         assert_error(r, 422)
 
 
-async def test_database_errors_are_not_500(
-    app: FastAPI, api: httpx.AsyncClient, database_url: str
-) -> None:
-    """A value the database refuses is a 422, never a traceback (PostgreSQL refused NaN)."""
-    if database_url.startswith("sqlite"):
-        pytest.skip("SQLite converts any value; PostgreSQL is the one that refuses")
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_database_errors_are_not_500(app: FastAPI, api: httpx.AsyncClient) -> None:
+    """A value the database refuses is a 422, never a traceback (PostgreSQL refused NaN).
+    PostgreSQL only: SQLite converts any value, so there is nothing for it to refuse."""
     path = f"/__test_db_error_{unique('x')}"
 
     async def refused(session: SessionDep) -> None:

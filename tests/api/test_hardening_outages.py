@@ -230,13 +230,13 @@ async def test_temporal_down_at_start_is_503_then_reconnects(
             assert (await api.get("/health")).status_code == 200
 
 
-async def test_database_sessions_carry_the_statement_timeout(app: FastAPI, database_url: str) -> None:
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_database_sessions_carry_the_statement_timeout(app: FastAPI) -> None:
     """PostgreSQL sessions get `statement_timeout` (DATABASE_STATEMENT_TIMEOUT) and keep the
-    options given in the URL (the tests' search_path)."""
+    options given in the URL (the tests' search_path). PostgreSQL only: SQLite has no
+    statement timeout."""
     from sqlalchemy import text
 
-    if database_url.startswith("sqlite"):
-        pytest.skip("statement_timeout is a PostgreSQL setting")
     async with app.state.sessionmaker() as session:
         timeout = (await session.exec(text("SHOW statement_timeout"))).one()[0]  # type: ignore[call-overload]
         path = (await session.exec(text("SHOW search_path"))).one()[0]  # type: ignore[call-overload]
