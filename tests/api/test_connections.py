@@ -120,7 +120,9 @@ async def test_health_ok_and_failing_against_a_real_receiver(api: httpx.AsyncCli
     h = r.json()
     assert h["status"] == "ok" and h["error"] is None
     assert isinstance(h["latency_ms"], int) and h["latency_ms"] >= 0 and h["checked_at"]
-    assert len(rx.at("/up")) == 1
+    # the receiver was called: by this check (the background scheduler may also have
+    # claimed the new connection's first check meanwhile: at most one more call)
+    assert 1 <= len(rx.at("/up")) <= 2
 
     h = (await api.post(f"/connections/{down}/check", headers=auth("admin"))).json()
     assert h["status"] == "failing" and h["error"] == "GET /down -> 503 Service Unavailable"
