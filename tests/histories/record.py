@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
-
-from collections.abc import Awaitable, Callable
 
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker

@@ -26,10 +26,9 @@ from typing import Any
 
 from temporalio import workflow
 
-from workflows.engine import redrive
+from workflows.engine import redrive, status
 from workflows.engine import scope as scopes
 from workflows.engine import search_attributes as sa
-from workflows.engine import status
 from workflows.engine.continuation import HISTORY_LIMIT, Continuation, unpack
 from workflows.engine.events import RUN_STATE, STEP_FINISHED, Listener, RunEvent
 from workflows.engine.frame import Frame

@@ -19,11 +19,11 @@ from temporalio import workflow
 from temporalio.exceptions import CancelledError as TemporalCancelledError
 from temporalio.exceptions import FailureError
 
-from workflows.engine.context import StepContext, StepFailure
 from workflows.engine import incidents
+from workflows.engine.context import StepContext, StepFailure
 from workflows.engine.failures import failure_message
-from workflows.engine.io import StepStatus
 from workflows.engine.frame import Frame
+from workflows.engine.io import StepStatus
 from workflows.engine.runtime import TERMINAL, Runtime, StepStopped
 from workflows.language import kinds
 from workflows.language.expressions import ExpressionError, evaluate

@@ -20,9 +20,9 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     import workflows.engine.approvals.handlers as handlers
     import workflows.engine.approvals.state as approval_state
+    import workflows.engine.events as events
     import workflows.engine.failures as failures
     import workflows.engine.incidents as incidents
-    import workflows.engine.events as events
     import workflows.engine.metrics as metrics
     import workflows.engine.scheduler as scheduler
     import workflows.engine.sla as sla
