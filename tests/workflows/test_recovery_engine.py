@@ -280,3 +280,44 @@ async def test_deadline_cancels_runs_cleanup_and_fails(client: Client) -> None:
     assert cause.message == "run deadline 2s exceeded" == st.error
     assert st.steps["w"].state == "cancelled" and st.steps["cleanup"].state == "succeeded"
     assert st.steps["after"].state == "cancelled" and st.state == "failed"
+
+
+# -- the language -----------------------------------------------------------------------
+
+
+def test_on_failure_and_deadline_are_checked_at_save() -> None:
+    from tests.helpers.language import validate_template
+
+    doc = {
+        "name": "t",
+        "on_failure": "hold",
+        "deadline": "2h",
+        "steps": [
+            {"id": "a", "action": "log", "with": {"message": "x"}, "on_failure": "hold"},
+            {"id": "b", "fail": {"message": "no"}, "on_failure": "hold"},
+            {"id": "fe", "foreach": {"items": "[1]", "steps": [
+                {"id": "e", "action": "log", "with": {"message": "x"}, "on_failure": "hold"}
+            ]}, "on_failure": "hold"},
+        ],
+    }
+    found = {f.loc: f.msg for f in validate_template(doc).findings}
+    assert set(found) == {"steps[1].on_failure", "steps[2].on_failure"}
+    assert "fails on purpose" in found["steps[1].on_failure"]
+    assert "nested steps can be held" in found["steps[2].on_failure"]
+    bad = {**doc, "deadline": "0s", "on_failure": "later", "steps": doc["steps"][:1]}
+    found = {f.loc: f.msg for f in validate_template(bad).findings}
+    assert set(found) == {"deadline", "on_failure"}
+
+
+async def test_unused_recovery_fields_cost_no_history_events(client: Client) -> None:
+    """`on_failure: hold` on steps that succeed costs nothing: same events as without it."""
+    steps = [sw(f"s{i}", "ok", **({"depends_on": [f"s{i - 1}"]} if i else {})) for i in range(3)]
+    held = [{**s, "on_failure": "hold"} for s in steps]
+    async with worker(client, activities=ACTIVITIES) as w:
+        plain = await start(client, w, {"steps": steps})
+        await plain.result()
+        holding = await start(client, w, {"steps": held})
+        await holding.result()
+    a = [e.event_type for e in (await plain.fetch_history()).events]
+    b = [e.event_type for e in (await holding.fetch_history()).events]
+    assert a == b
