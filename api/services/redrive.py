@@ -76,14 +76,17 @@ def check_redrivable(run_id: str, desc: WorkflowExecutionDescription) -> None:
         raise Conflict(f"run {run_id!r} completed; there is nothing to redrive")
 
 
-async def final_status(client: Client, run_id: str, desc: WorkflowExecutionDescription) -> RunStatus:
-    """The closed execution's status document: its `status` query, or (no worker answers)
-    the same document from replaying its history in this process."""
+async def final_status(
+    client: Client,
+    run_id: str,
+    desc: WorkflowExecutionDescription,
+    timeout: timedelta = QUERY_TIMEOUT,
+) -> RunStatus:
+    """The closed execution's status document: its `status` query, or (no worker answers
+    within `timeout`) the same document from replaying its history in this process."""
     handle = client.get_workflow_handle(run_id, run_id=desc.run_id)
     try:
-        doc: RunStatus = await handle.query(
-            "status", result_type=RunStatus, rpc_timeout=QUERY_TIMEOUT
-        )
+        doc: RunStatus = await handle.query("status", result_type=RunStatus, rpc_timeout=timeout)
         return doc
     except (WorkflowQueryFailedError, WorkflowQueryRejectedError, RPCError) as e:
         log.info("redrive of %s: status query not answered (%s); replaying here", run_id, e)

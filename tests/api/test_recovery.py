@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -352,3 +353,22 @@ async def test_deadline_fails_the_run_after_its_cleanup(
         await client.get_workflow_handle(run_id).result()
     cause = failed.value.cause
     assert isinstance(cause, ApplicationError) and cause.type == "DeadlineExceeded"
+
+
+async def test_final_state_is_replayed_here_when_no_worker_answers(client: Client) -> None:
+    """A redrive reads the previous execution's final status document; when no worker
+    polls the run's task queue, the API replays the history itself (same document)."""
+    from api.services.redrive import final_status
+    from tests.workflows.interp_support import act, start
+    from tests.workflows.interp_support import worker as test_worker
+
+    doc = {"steps": [act("ok"), act("bad", "flaky", depends_on=["ok"], **{"with": {"fatal": True}})]}
+    async with test_worker(client) as w:
+        h = await start(client, w, doc)
+        with pytest.raises(WorkflowFailureError):
+            await h.result()
+        answered = await final_status(client, h.id, await h.describe())
+    # nobody polls the task queue now
+    replayed = await final_status(client, h.id, await h.describe(), timedelta(seconds=1))
+    assert replayed.failed_step == answered.failed_step == "bad"
+    assert replayed.steps == answered.steps and replayed.steps["ok"].state == "succeeded"

@@ -321,3 +321,36 @@ async def test_unused_recovery_fields_cost_no_history_events(client: Client) -> 
     a = [e.event_type for e in (await plain.fetch_history()).events]
     b = [e.event_type for e in (await holding.fetch_history()).events]
     assert a == b
+
+
+async def test_a_held_step_stays_held_across_continue_as_new(client: Client) -> None:
+    down = f"can-{uuid.uuid4().hex[:6]}"
+    BROKEN.add(down)
+    doc = {
+        "steps": [
+            sw("a", down, on_failure="hold"),
+            {"id": "lp", "loop": {"until": "iteration >= 7", "max_iterations": 8,
+                                  "steps": [act("e", **{"with": {"i": "${{ iteration }}"}})]}},
+            sw("after", "ok", depends_on=["a", "lp"]),
+        ]
+    }
+    async with worker(client, activities=ACTIVITIES) as w:
+        h = await start(client, w, doc, carry={"options": {"history_limit": 25}})
+        for _ in range(300):  # the loop continues as new while `a` is held
+            st = await h.query(TemplateWorkflow.status)
+            chain = (await h.describe()).run_id != h.first_execution_run_id
+            if chain and st.steps["lp"].state == "succeeded":
+                break
+            await asyncio.sleep(0.05)
+        assert chain and st.state == "held" and st.steps["a"].state == "held"
+        assert len(st.steps["a"].incidents or []) == 1
+        attrs = (await h.describe()).typed_search_attributes
+        assert attrs.get(sa.ASSIGNEES) == ["role:operator"] and attrs.get(sa.RUN_STATE) == "held"
+        BROKEN.discard(down)
+        h = client.get_workflow_handle(h.id)
+        await h.execute_update(
+            TemplateWorkflow.resolve, ResolveInput(step="a", action="retry", actor="olga")
+        )
+        result, st = await finish(h)
+    assert st.state == "completed" and st.steps["after"].state == "succeeded"
+    assert calls(h.id, "a") == 2
