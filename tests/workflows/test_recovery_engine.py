@@ -354,3 +354,28 @@ async def test_a_held_step_stays_held_across_continue_as_new(client: Client) -> 
         result, st = await finish(h)
     assert st.state == "completed" and st.steps["after"].state == "succeeded"
     assert calls(h.id, "a") == 2
+
+
+async def test_the_deadline_is_carried_across_continue_as_new(client: Client) -> None:
+    """After a continue-as-new the deadline timer waits only for what is left."""
+    doc = {
+        "deadline": "5s",
+        "steps": [
+            {"id": "lp", "loop": {"until": "iteration >= 7", "max_iterations": 8,
+                                  "steps": [act("e", **{"with": {"i": "${{ iteration }}"}})]}},
+            {"id": "w", "depends_on": ["lp"], "wait": {"duration": "1m"}},
+        ],
+    }
+    async with worker(client, activities=ACTIVITIES) as w:
+        h = await start(client, w, doc, carry={"options": {"history_limit": 25}})
+        result, st = await finish(client.get_workflow_handle(h.id))
+        last = await client.get_workflow_handle(h.id).fetch_history()
+    assert isinstance(result, WorkflowFailureError) and st.error == "run deadline 5s exceeded"
+    assert last.run_id != h.first_execution_run_id  # it did continue as new
+    timers = [
+        e.timer_started_event_attributes
+        for e in last.events
+        if e.HasField("timer_started_event_attributes")
+    ]
+    deadline = [t for t in timers if t.start_to_fire_timeout.ToTimedelta().total_seconds() < 60]
+    assert deadline and deadline[0].start_to_fire_timeout.ToTimedelta().total_seconds() < 5
