@@ -36,6 +36,7 @@ from api.routes import (
     inbox,
     me,
     metrics,
+    recovery,
     runs,
     schedules,
     templates,
@@ -123,7 +124,7 @@ def create_app(
     app.add_middleware(BodySizeLimit, prefix_limits={"/codec/": CODEC_MAX_BODY})
     for module in (health, templates, runs, audit, inbox, schedules, triggers, hooks, metrics):
         app.include_router(module.router)
-    for module in (connections, codec, analytics):  # SPEC §8, §12, §10
+    for module in (connections, codec, analytics, recovery):  # SPEC §8, §12, §10, §9
         app.include_router(module.router)
     for people in (me, decisions, ui_routes, ui_links):  # SPEC §11
         app.include_router(people.router)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
@@ -160,6 +160,27 @@ class Decision(_In):
 class Reassign(_In):
     users: list[str] = Field(default_factory=list, max_length=100)
     roles: list[str] = Field(default_factory=list, max_length=100)
+
+
+class RedriveRun(_In):
+    version: int | None = Field(
+        None, ge=1, le=2**31 - 1, description="a later version of the same template (default: the pinned one)"
+    )
+
+
+class Redriven(BaseModel):
+    run_id: str
+    redrive: int = Field(description="1 for the first redrive of the run, then 2, …")
+    version: int
+
+
+class Resolve(_In):
+    action: Literal["retry", "skip", "fail"]
+    with_: dict[str, Any] | None = Field(
+        None, alias="with", description="retry: keys overriding the step's rendered `with:`"
+    )
+    output: Any = Field(None, description="skip: the step's output")
+    comment: str | None = Field(None, max_length=10_000)
 
 
 class InboxEntry(BaseModel):

@@ -168,6 +168,22 @@ class ApiClient:
             "POST", f"/runs/{_seg(run_id)}/steps/{_seg(step)}/decision", json=body
         )
 
+    def redrive(self, run_id: str, version: int | None = None) -> dict[str, Any]:
+        body = {"version": version} if version is not None else None
+        return self.request("POST", f"/runs/{_seg(run_id)}/redrive", json=body)
+
+    def resolve(
+        self, run_id: str, step: str, action: str, with_: Any = None, output: Any = None,
+        comment: str | None = None,
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"action": action}
+        for key, value in (("with", with_), ("output", output), ("comment", comment)):
+            if value is not None:
+                body[key] = value
+        return self.request(
+            "POST", f"/runs/{_seg(run_id)}/steps/{_seg(step)}/resolve", json=body
+        )
+
     def analytics_templates(self, since: str) -> Any:
         return self.request("GET", "/analytics/templates", params={"since": since})
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from cli import (  # noqa: F401 - registers the commands
     cmd_connections,
+    cmd_recovery,
     cmd_runs,
     cmd_schedules,
     cmd_stats,

@@ -17,7 +17,7 @@ from rich.text import Text
 STATE_STYLE = {
     "pending": "dim", "running": "cyan", "waiting": "yellow", "paused": "yellow",
     "succeeded": "green", "completed": "green", "skipped": "dim", "failed": "red",
-    "cancelled": "magenta", "timed_out": "red", "terminated": "red",
+    "cancelled": "magenta", "timed_out": "red", "terminated": "red", "held": "bold red",
 }
 CLOSED = {"completed", "failed", "cancelled", "timed_out", "terminated"}
 
@@ -75,6 +75,10 @@ def steps_table(doc: dict[str, Any]) -> Table:
         note = step.get("decision") or ""
         if sid in waiting_for:
             note = f"waiting for {waiting_for[sid]}"
+        if step.get("state") == "held":
+            note = "held: resolve retry|skip|fail"
+        elif step.get("carried"):
+            note = f"{note} (carried)".strip()
         if step.get("sla_level"):
             note = f"{note} [sla: {step['sla_level']}]".strip()
         table.add_row(
@@ -99,6 +103,8 @@ def header(doc: dict[str, Any]) -> Text:
     t = Text()
     t.append(f"{doc.get('run_id')}  ", style="bold")
     t.append(f"{doc.get('template')}@{doc.get('version')}  ")
+    if doc.get("redrive"):
+        t.append(f"redrive {doc['redrive']}  ")
     t.append_text(state_text(doc.get("state")))
     t.append(f"  started {short_time(doc.get('started_at'))}")
     if doc.get("closed_at"):
@@ -111,11 +117,32 @@ def run_view(doc: dict[str, Any], *, full: bool = True) -> RenderableType:
     parts: list[RenderableType] = [header(doc), steps_table(doc)]
     if doc.get("pending"):
         parts += [Text("\npending decisions", style="bold"), pending_table(doc["pending"])]
+    held = held_steps(doc)
+    if held:
+        parts += [Text("\nheld steps (an operator resolves them)", style="bold red"), held_table(doc["run_id"], held)]
     if full and doc.get("error") is not None:
-        parts += [Text("\nerror", style="bold red"), Text(error_text(doc["error"]))]
+        title = "error" + (f" (step {doc['failed_step']})" if doc.get("failed_step") else "")
+        parts += [Text(f"\n{title}", style="bold red"), Text(error_text(doc["error"]))]
     if full and doc.get("output") is not None:
         parts += [Text("\noutput", style="bold"), Text(json.dumps(doc["output"], indent=2, default=str))]
     return Group(*parts)
+
+
+def held_steps(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The steps held as incidents (SPEC §9), by address."""
+    return {sid: st for sid, st in (doc.get("steps") or {}).items() if (st or {}).get("state") == "held"}
+
+
+def held_table(run_id: Any, held: dict[str, dict[str, Any]]) -> Table:
+    """One row per held step: its incident's error, attempts, and how to resolve it."""
+    table = new_table("step", "held since", "attempts", "error", "resolve with")
+    for sid, st in held.items():
+        incidents = st.get("incidents") or [{}]
+        table.add_row(
+            sid, short_time(incidents[-1].get("held_at")), str(st.get("attempts") or ""),
+            error_text(st.get("error")), f"relayflow resolve {run_id} {sid} retry|skip|fail",
+        )
+    return table
 
 
 def runs_table(runs: list[dict[str, Any]]) -> Table:
@@ -203,7 +230,7 @@ def step_changes(before: dict[str, Any] | None, after: dict[str, Any]) -> list[s
         state = step.get("state")
         if state != prev.get("state") and not (before is None and state == "pending"):
             extra = f" ({step['decision']})" if step.get("decision") else ""
-            if state == "failed" and step.get("error") is not None:
+            if state in ("failed", "held") and step.get("error") is not None:
                 extra = f" — {compact(error_text(step['error']), 160)}"
             lines.append(f"{sid}: {state}{extra}")
         elif state == "running" and (step.get("attempts") or 0) > max(prev.get("attempts") or 1, 1):

@@ -22,8 +22,10 @@ def reached(doc: dict[str, Any], until: str) -> bool:
     state = doc.get("state")
     if state in render.CLOSED:
         return True
-    # "waiting": a person must act — an open approval, or a paused run to resume
-    return until == "waiting" and (state in ("waiting", "paused") or bool(doc.get("pending")))
+    # "waiting": a person must act — an open approval, a paused run to resume, a held step
+    return until == "waiting" and (
+        state in ("waiting", "paused", "held") or bool(doc.get("pending"))
+    )
 
 
 def exit_code(doc: dict[str, Any], until: str, console: Console) -> int:

@@ -7,8 +7,12 @@ starts and ends, every decision with actor, comment and `as_admin`,
 reassignments, ignored `decide` signals) — the history itself does not say when a
 `set` or `gate` step ran or what a vote contained.
 
-Each kind of event comes from one small function in `SOURCES`; a new kind (redrive,
-held, resolved) is one more function. Events are ordered by time, and at the same
+Each kind of event comes from one small function in `SOURCES`; a new kind is one more
+function. A redriven run (SPEC §9) is read across its executions: the state of each
+execution that ended (the last one of each redrive) is replayed, and a step carried
+into a later execution is reported once, by the execution that ran it; `redriven`
+(with the actor) marks each new execution, `run_closed` each end, and every hold of a
+step (`on_failure: hold`) gives `step_held` and, once an operator acted, `resolved`. Events are ordered by time, and at the same
 instant by `RANK`: a decision before the step end it causes, a step's end before the
 starts it lets happen, and a step that starts and ends at once (`set`) in that order.
 """
@@ -16,16 +20,17 @@ starts it lets happen, and a step that starts and ends at once (`set`) in that o
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
 from temporalio.client import Client
 
-from api.analytics.history import Facts, fetch_chain, read_facts
+from api.analytics.history import Facts, fetch_chain, read_facts, starts_redrive
 from api.analytics.record import parse_time
 from api.analytics.replay import Snapshot, snapshots
+from workflows.engine.io import StepStatus
 
 
 class AuditEvent(BaseModel):
@@ -45,10 +50,21 @@ class AuditTrail(BaseModel):
 class Sources:
     facts: Facts
     snap: Snapshot | None
+    #: the final state of each earlier execution a redrive continued, oldest first
+    earlier: list[Snapshot] = field(default_factory=list)
+
+    def states(self) -> Iterator[tuple[str, StepStatus, dict[str, str]]]:
+        """(address, status, kinds) of every step as the execution that ran it left it."""
+        for i, snap in enumerate([*self.earlier, *([self.snap] if self.snap else [])]):
+            for address, st in snap.status.steps.items():
+                if not (st.carried and i > 0):
+                    yield address, st, snap.kinds
 
 
 RANK = {
     "run_started": 0,
+    "redriven": 0,
+    "resolved": 1,
     "paused": 1,
     "resumed": 1,
     "cancelled": 1,
@@ -76,10 +92,8 @@ def _run_start(s: Sources) -> Iterator[AuditEvent]:
 
 
 def _steps(s: Sources) -> Iterator[AuditEvent]:
-    if s.snap is None:
-        return
-    for address, st in s.snap.status.steps.items():
-        kind = s.snap.kinds.get(address, "unknown")
+    for address, st, kinds in s.states():
+        kind = kinds.get(address, "unknown")
         if st.started_at is not None:
             yield AuditEvent(
                 at=st.started_at, kind="step_started", step=address, detail={"kind": kind}
@@ -110,11 +124,9 @@ def _approvals(s: Sources) -> Iterator[AuditEvent]:
             yield AuditEvent(
                 at=r.at, kind="approval_opened", step=r.step, detail={"assignees": r.keys()}
             )
-    if s.snap is None:
-        return
-    for address, st in s.snap.status.steps.items():
+    for address, st, kinds in s.states():
         out = st.output
-        if s.snap.kinds.get(address) != "approval" or not isinstance(out, dict):
+        if kinds.get(address) != "approval" or not isinstance(out, dict):
             continue
         for r in out.get("reassignments") or []:
             yield from _votes(address, r.get("discarded") or [], discarded=True)
@@ -181,11 +193,37 @@ def _close(s: Sources) -> Iterator[AuditEvent]:
     f = s.facts
     if f.closed_state is None or f.closed_at is None:
         return
-    detail: dict[str, Any] = {"state": f.closed_state}
+    for c in f.closings[:-1]:  # executions a redrive continued
+        detail: dict[str, Any] = {"state": c.state}
+        if c.error:
+            detail["error"] = c.error
+        yield AuditEvent(at=c.at, kind="run_closed", actor=c.actor, detail=detail)
+    detail = {"state": f.closed_state}
     error = (s.snap.status.error if s.snap else None) or f.close_error
     if error and f.closed_state != "completed":
         detail["error"] = error
     yield AuditEvent(at=f.closed_at, kind="run_closed", actor=f.close_actor, detail=detail)
+
+
+def _redrives(s: Sources) -> Iterator[AuditEvent]:
+    for r in s.facts.redrives:
+        detail = {"redrive": r.count, "version": r.version}
+        yield AuditEvent(at=r.at, kind="redriven", actor=r.actor, detail=detail)
+
+
+def _incidents(s: Sources) -> Iterator[AuditEvent]:
+    """`step_held` for every hold of a step, `resolved` (actor) for what an operator did."""
+    for address, st, _ in s.states():
+        for i in st.incidents or []:
+            held = {"error": i.error, "attempts": i.attempts}
+            yield AuditEvent(at=i.held_at, kind="step_held", step=address, detail=held)
+            if i.resolved_at is not None:
+                detail: dict[str, Any] = {"action": i.action, "comment": i.comment}
+                if i.with_ is not None:
+                    detail["with"] = i.with_
+                yield AuditEvent(
+                    at=i.resolved_at, kind="resolved", step=address, actor=i.actor, detail=detail
+                )
 
 
 SOURCES: list[Callable[[Sources], Iterator[AuditEvent]]] = [
@@ -195,11 +233,15 @@ SOURCES: list[Callable[[Sources], Iterator[AuditEvent]]] = [
     _sla,
     _controls,
     _close,
+    _redrives,
+    _incidents,
 ]
 
 
-def build_events(facts: Facts, snap: Snapshot | None) -> list[AuditEvent]:
-    src = Sources(facts, snap)
+def build_events(
+    facts: Facts, snap: Snapshot | None, earlier: list[Snapshot] | None = None
+) -> list[AuditEvent]:
+    src = Sources(facts, snap, list(earlier or []))
     events = [e for source in SOURCES for e in source(src)]
     keys: dict[int, tuple[datetime, int, int, int]] = {}
     starts: dict[tuple[str | None, datetime], tuple[datetime, int, int, int]] = {}
@@ -220,7 +262,13 @@ async def run_audit(client: Client, run_id: str) -> AuditTrail:
     chain = await fetch_chain(client, run_id)
     facts = await read_facts(run_id, chain, client.data_converter)
     snap = (await snapshots(chain[-1:], client.data_converter)).get(run_id)
-    events = build_events(facts, snap if isinstance(snap, Snapshot) else None)
+    earlier: list[Snapshot] = []
+    for i in range(len(chain) - 1):  # the last execution before each redrive
+        if starts_redrive(chain[i + 1]):
+            before = (await snapshots([chain[i]], client.data_converter)).get(run_id)
+            if isinstance(before, Snapshot):
+                earlier.append(before)
+    events = build_events(facts, snap if isinstance(snap, Snapshot) else None, earlier)
     if isinstance(snap, str):
         at = facts.closed_at or (events[-1].at if events else datetime.now(UTC))
         reason = f"step details unavailable: the history did not replay ({snap[:300]})"

@@ -74,6 +74,26 @@ class SlaFiring:
 
 
 @dataclass
+class Redrive:
+    """A redrive (SPEC §9): a new execution of the run, from its start event's memo."""
+
+    at: datetime
+    count: int
+    actor: str | None
+    version: int | None
+
+
+@dataclass
+class Closing:
+    """One execution's end (a redriven run ends more than once)."""
+
+    at: datetime
+    state: str
+    error: str | None = None
+    actor: str | None = None
+
+
+@dataclass
 class Facts:
     run_id: str
     started_at: datetime | None = None
@@ -89,6 +109,9 @@ class Facts:
     close_error: str | None = None
     close_actor: str | None = None
     executions: int = 0
+    redrives: list[Redrive] = field(default_factory=list)
+    #: every execution's end, oldest first (the last one is also `closed_*`)
+    closings: list[Closing] = field(default_factory=list)
 
 
 def event_time(e: HistoryEvent) -> datetime:
@@ -96,7 +119,9 @@ def event_time(e: HistoryEvent) -> datetime:
 
 
 async def fetch_chain(client: Client, run_id: str) -> list[WorkflowHistory]:
-    """Histories of every execution of the run, oldest first (RPCError when it does not exist)."""
+    """Histories of every execution of the run, oldest first (RPCError when it does not exist):
+    back through continue-as-new and through redrives (whose start memo names the
+    execution they continue)."""
     chain: list[WorkflowHistory] = []
     execution: str | None = None
     while len(chain) < MAX_CHAIN:
@@ -108,10 +133,35 @@ async def fetch_chain(client: Client, run_id: str) -> list[WorkflowHistory]:
             else None
         )
         execution = first.continued_execution_run_id if first is not None else None
+        if not execution and first is not None:
+            memo = await redrive_memo(client.data_converter, first)
+            execution = str(memo.get("previous") or "") or None
         if not execution:
             break
     chain.reverse()
     return chain
+
+
+async def redrive_memo(converter: DataConverter, started: Any) -> dict[str, Any]:
+    """The `redrive` memo of an execution's start (`{}` for any other start; a
+    continue-as-new keeps the memo of the execution it continues)."""
+    if started.continued_execution_run_id or not started.HasField("memo"):
+        return {}
+    payload = started.memo.fields.get("redrive")
+    if payload is None:
+        return {}
+    value = await _decode(converter, [payload])
+    return value if isinstance(value, dict) else {}
+
+
+def starts_redrive(history: WorkflowHistory) -> bool:
+    """Does this execution begin a redrive (rather than the run, or a continue-as-new)?"""
+    if not history.events:
+        return False
+    started = history.events[0].workflow_execution_started_event_attributes
+    if started.continued_execution_run_id or not started.HasField("memo"):
+        return False
+    return "redrive" in started.memo.fields
 
 
 async def _decode(converter: DataConverter, payloads: Any, hint: type | None = None) -> Any:
@@ -166,6 +216,18 @@ async def _read_one(
             facts.template = _search_attr(fields, sa.TEMPLATE_NAME.name)
             version = _search_attr(fields, sa.TEMPLATE_VERSION.name)
             facts.version = int(version) if isinstance(version, int | str) else None
+        elif kind == "workflow_execution_started_event_attributes":
+            memo = await redrive_memo(converter, e.workflow_execution_started_event_attributes)
+            if memo:
+                count, version = memo.get("count"), memo.get("version")
+                facts.redrives.append(
+                    Redrive(
+                        at,
+                        int(count) if isinstance(count, int) else len(facts.redrives) + 1,
+                        memo.get("actor") if isinstance(memo.get("actor"), str) else None,
+                        int(version) if isinstance(version, int) else None,
+                    )
+                )
         elif kind == "workflow_execution_signaled_event_attributes":
             sig = e.workflow_execution_signaled_event_attributes
             if sig.signal_name in ("pause", "resume"):
@@ -217,3 +279,8 @@ async def _read_one(
             elif kind == "workflow_execution_terminated_event_attributes":
                 facts.close_error = attrs.reason or None
                 facts.close_actor = attrs.identity or None
+            else:
+                facts.close_error = facts.close_actor = None
+            facts.closings.append(
+                Closing(at, facts.closed_state, facts.close_error, facts.close_actor)
+            )

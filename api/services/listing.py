@@ -10,7 +10,7 @@ import hmac
 import logging
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio.client import (
     Client,
@@ -34,7 +34,7 @@ log = logging.getLogger("relayflow.api")
 #: default for `limit` (the API passes TEMPORAL_RPC_TIMEOUT)
 RPC_LIMIT = 10.0
 
-OPEN_STATES = ("running", "paused", "waiting")
+OPEN_STATES = ("running", "paused", "held", "waiting")
 CLOSED_STATUSES = {
     "completed": "Completed",
     "failed": "Failed",
@@ -167,7 +167,45 @@ async def list_runs(
         if e.status == RPCStatusCode.INVALID_ARGUMENT:
             raise Invalid(f"Temporal rejected the listing: {e.message}") from None
         raise Unavailable(f"Temporal visibility is unavailable: {e.message}") from None
-    return [summarize(wf) for wf in it.current_page or []], encode_token(it.next_page_token)
+    async with answering_within(limit, "the run listing"):
+        page = await latest_only(client, list(it.current_page or []))
+    return [summarize(wf) for wf in page], encode_token(it.next_page_token)
+
+
+#: executions a redrive may have followed (SPEC §9: a run id is listed once)
+_REDRIVABLE = frozenset(
+    {
+        WorkflowExecutionStatus.FAILED,
+        WorkflowExecutionStatus.CANCELED,
+        WorkflowExecutionStatus.TERMINATED,
+        WorkflowExecutionStatus.TIMED_OUT,
+    }
+)
+
+
+async def latest_only(client: Client, page: list[WorkflowExecution]) -> list[WorkflowExecution]:
+    """Drop executions a redrive superseded: one visibility query for the page's failed,
+    cancelled, terminated and timed-out runs (none: no query), keeping each run id's
+    newest execution (visibility also lists the earlier ones)."""
+    ids = []
+    for wf in page:
+        if wf.status in _REDRIVABLE:
+            try:
+                ids.append(literal(wf.id, "run_id"))
+            except Invalid:
+                continue
+    if not ids:
+        return page
+    query = f"{BASE} AND WorkflowId IN ({', '.join(sorted(set(ids)))})"
+    newest: dict[str, datetime] = {}
+    async for wf in client.list_workflows(query, limit=1000, page_size=1000):
+        if wf.start_time is not None and (wf.id not in newest or wf.start_time > newest[wf.id]):
+            newest[wf.id] = wf.start_time
+    return [
+        wf
+        for wf in page
+        if wf.id not in newest or wf.start_time is None or wf.start_time >= newest[wf.id]
+    ]
 
 
 @dataclass

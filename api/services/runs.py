@@ -15,6 +15,7 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
 from activities.directory import User
@@ -64,6 +65,9 @@ async def _fallback(client: Client, run_id: str, desc: WorkflowExecutionDescript
             doc.output = await handle.result(rpc_timeout=QUERY_TIMEOUT)
         except WorkflowFailureError as e:
             doc.error = _failure_message(e)
+            cause = e.cause
+            if isinstance(cause, ApplicationError) and cause.type == "StepFailed" and cause.details:
+                doc.failed_step = str(cause.details[0])  # SPEC §9: the step that failed it
         except Exception:  # the result is best effort in the fallback document
             pass
     return doc

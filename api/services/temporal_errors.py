@@ -29,6 +29,7 @@ from api.errors import (
     loc_str,
 )
 from workflows.engine.approvals.errors import ApprovalError
+from workflows.engine.incidents import ResolveError
 
 #: ApplicationError types raised by the workflow's update validators
 UPDATE_ERRORS: dict[str, type[RelayflowError]] = {
@@ -42,6 +43,8 @@ UPDATE_ERRORS: dict[str, type[RelayflowError]] = {
     ApprovalError.NOT_ALLOWED: Forbidden,
     ApprovalError.ALREADY_ASSIGNEE: Conflict,
     ApprovalError.EXPIRED: Timeout,
+    ResolveError.NOT_HELD: Conflict,
+    ResolveError.INVALID: Invalid,
 }
 
 

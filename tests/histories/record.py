@@ -12,12 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
+from temporalio.worker import Worker
 
 from tests.workflows.interp_support import act, plan, start, worker
+from tests.workflows.recovery_support import ACTIVITIES, BROKEN, redrive_run
+from workflows.engine.io import ResolveInput
+from workflows.engine.workflow import TemplateWorkflow
 
 HERE = Path(__file__).resolve().parent
 
@@ -155,19 +160,106 @@ SCENARIOS: dict[str, dict[str, Any]] = {
 }
 
 
+def _sw(id: str, name: str, **kw: Any) -> dict[str, Any]:
+    return act(id, "switch", **_w(name=name), **kw)
+
+
+async def _redriven(client: Client, w: Worker) -> WorkflowHandle[Any, Any]:
+    """SPEC §9 redrive: a carried step, a foreach whose failed item runs again."""
+    doc = {
+        "steps": [
+            _sw("s1", "ok"),
+            {
+                "id": "fe",
+                "depends_on": ["s1"],
+                "foreach": {
+                    "items": "[0, 1, 2]",
+                    "steps": [_sw("e", "${{ 'rec-item-' + string(item) }}")],
+                },
+            },
+            _sw("after", "ok", depends_on=["fe"]),
+            act("cleanup", depends_on=["fe"], run_if="all_done"),
+        ]
+    }
+    BROKEN.add("rec-item-1")
+    h = await start(client, w, doc, run_id="rec-redrive")
+    await _settle(h)
+    BROKEN.discard("rec-item-1")
+    return await redrive_run(client, w, h.id)
+
+
+async def _held(client: Client, w: Worker) -> WorkflowHandle[Any, Any]:
+    """SPEC §9 incidents: one held step retried with patched arguments, one skipped."""
+    doc = {
+        "on_failure": "hold",
+        "steps": [
+            _sw("a", "rec-held-a"),
+            _sw("b", "rec-held-b"),
+            act("c", depends_on=["a", "b"], **_w(got="${{ steps.b.output }}")),
+        ],
+    }
+    BROKEN.update({"rec-held-a", "rec-held-b"})
+    h = await start(client, w, doc, run_id="rec-held")
+    for _ in range(200):
+        st = await h.query(TemplateWorkflow.status)
+        if st.steps["a"].state == st.steps["b"].state == "held":
+            break
+        await asyncio.sleep(0.05)
+    await h.execute_update(
+        TemplateWorkflow.resolve,
+        ResolveInput(step="a", action="retry", actor="olga", **{"with": {"name": "ok"}}),
+    )
+    await h.execute_update(
+        TemplateWorkflow.resolve, ResolveInput(step="b", action="skip", actor="olga", output={"n": 1})
+    )
+    BROKEN.difference_update({"rec-held-a", "rec-held-b"})
+    return h
+
+
+async def _deadline(client: Client, w: Worker) -> WorkflowHandle[Any, Any]:
+    """SPEC §9 run deadline: the wait is cancelled, the cleanup runs, the run fails."""
+    doc = {
+        "deadline": "1s",
+        "steps": [
+            {"id": "w", "wait": {"duration": "1m"}},
+            act("cleanup", depends_on=["w"], run_if="all_done"),
+        ],
+    }
+    return await start(client, w, doc, run_id="rec-deadline")
+
+
+#: scenarios that need more than a start (name -> the handle of the run to record)
+FLOWS: dict[str, Callable[[Client, Worker], Awaitable[WorkflowHandle[Any, Any]]]] = {
+    "redrive": _redriven,
+    "held": _held,
+    "deadline": _deadline,
+}
+
+
+async def _settle(h: WorkflowHandle[Any, Any]) -> None:
+    try:
+        await h.result()
+    except Exception:  # noqa: BLE001 - failing scenarios are recorded too
+        pass
+
+
 async def record(client: Client, names: list[str]) -> None:
-    async with worker(client) as w:
+    async with worker(client, activities=ACTIVITIES) as w:
         for name in names:
-            sc = SCENARIOS[name]
-            h = await start(
-                client, w, sc["doc"], sc.get("input"), run_id=f"rec-{name}", **sc.get("extra", {})
-            )
-            try:
-                await h.result()
-            except Exception:  # noqa: BLE001 - failing scenarios are recorded too
-                pass
-            # the first execution of the chain (continue-as-new scenarios keep their first run)
-            first = client.get_workflow_handle(h.id, run_id=h.first_execution_run_id)
+            if name in FLOWS:
+                h = await FLOWS[name](client, w)
+            else:
+                sc = SCENARIOS[name]
+                h = await start(
+                    client, w, sc["doc"], sc.get("input"), run_id=f"rec-{name}",
+                    **sc.get("extra", {}),
+                )
+            await _settle(h)
+            h = client.get_workflow_handle(h.id)
+            # the first execution of the run (continue-as-new and redrive keep their first run)
+            first_run = (await client.get_workflow_handle(h.id).fetch_history()).events[0]
+            first_id = first_run.workflow_execution_started_event_attributes.first_execution_run_id
+            first = client.get_workflow_handle(h.id, run_id=first_id)
             history = await first.fetch_history()
             (HERE / f"{name}.json").write_text(history.to_json())
             print(f"recorded {name}: {len(history.events)} events")
@@ -182,7 +274,7 @@ async def main(argv: list[str]) -> None:
 
     env = await start_dev_server()
     try:
-        await record(env.client, argv or list(SCENARIOS))
+        await record(env.client, argv or [*SCENARIOS, *FLOWS])
     finally:
         await env.shutdown()
 

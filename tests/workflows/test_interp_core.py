@@ -128,9 +128,11 @@ async def test_failure_stops_new_steps_runs_cleanup_and_fails_run(client: Client
     assert isinstance(result, WorkflowFailureError)
     cause = result.cause
     assert isinstance(cause, ApplicationError)
-    assert cause.type == "StepFailed" and cause.message == "boom"
+    # the run's error names the step (SPEC §9); the step keeps its own error
+    assert cause.type == "StepFailed" and cause.message == "step 'bad' failed: boom"
     assert cause.details == ("bad",) and cause.non_retryable
-    assert st.state == "failed" and st.error == "boom"
+    assert st.state == "failed" and st.error == "step 'bad' failed: boom"
+    assert st.failed_step == "bad"
     assert st.steps["bad"].state == "failed" and st.steps["bad"].error == "boom"
     assert st.steps["bad"].attempts == 1
     assert st.steps["slow"].state == "succeeded" and st.steps["slow"].attempts == 2
@@ -247,7 +249,8 @@ async def test_failure_stops_running_loop_and_foreach_bodies(client: Client) -> 
         ]
     }
     result, st = await run(client, doc)
-    assert isinstance(result, WorkflowFailureError) and result.cause.message == "boom"
+    assert isinstance(result, WorkflowFailureError)
+    assert result.cause.message == "step 'bad' failed: boom"
     assert st.steps["lp"].state == "cancelled" and "bad failed" in st.steps["lp"].error
     assert st.steps["fe"].state == "cancelled"
     assert len([k for k in st.steps if k.startswith("lp[")]) < 500
@@ -307,7 +310,7 @@ async def test_failure_stops_nested_steps_of_running_bodies(client: Client) -> N
     result, st = await _fail_while_bodies_run(client, optional=False)
     assert isinstance(result, WorkflowFailureError)
     assert isinstance(result.cause, ApplicationError) and result.cause.details == ("bad",)
-    assert st.state == "failed" and st.error == "fatal"
+    assert st.state == "failed" and st.error == "step 'bad' failed: fatal"
     for b in BODIES:
         assert st.steps[f"{b}.e1"].state == "succeeded"  # was running: finishes
         assert st.steps[f"{b}.e2"].state == "skipped"  # ready after `bad` failed

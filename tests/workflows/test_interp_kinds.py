@@ -156,6 +156,9 @@ async def test_foreach_item_failure_fails_step(client: Client) -> None:
     result, st = await run(client, doc, {"xs": [1, 2, 3]})
     assert isinstance(result, WorkflowFailureError)
     assert st.steps["each"].error == "each[1].e: item 2 bad"
+    # the run names the nested step that failed, not just the foreach
+    assert st.failed_step == "each[1].e" and st.error == "step 'each[1].e' failed: item 2 bad"
+    assert result.cause.details == ("each[1].e",)
     assert st.steps["after"].state == "skipped"
     doc["steps"][0]["foreach"]["items"] = "input.xs.size()"
     result, st = await run(client, doc, {"xs": [1]})
@@ -215,7 +218,9 @@ async def test_subflow_child_outputs_and_failure(client: Client) -> None:
         subflow_versions={"child": 2},
     )
     assert result == {"child": {"got": 7}}
-    assert st.steps["pinned"].state == "failed" and st.steps["pinned"].error == "no x"
+    # the child run's error names its own failed step
+    assert st.steps["pinned"].state == "failed"
+    assert st.steps["pinned"].error == "step 'f' failed: no x"
     h = client.get_workflow_handle("parent-sub.sub")
     desc = await h.describe()
     assert desc.workflow_type == "TemplateWorkflow"
@@ -237,5 +242,5 @@ async def test_fail_step(client: Client) -> None:
     }
     result, st = await run(client, doc)
     assert isinstance(result, WorkflowFailureError)
-    assert result.cause.message == "stopped after succeeded"
+    assert result.cause.message == "step 'stop' failed: stopped after succeeded"
     assert st.steps["stop"].state == "failed"

@@ -29,6 +29,10 @@ def test_histories_exist() -> None:
         "continue_as_new",
         "continue_as_new_last",
         "failure_cleanup",
+        # recovery (SPEC §9): a redriven execution, held steps resolved, a run deadline
+        "redrive",
+        "held",
+        "deadline",
     ):
         assert kind in names
 

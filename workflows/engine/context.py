@@ -49,6 +49,9 @@ class StepContext:
     run_body: BodyRunner
     #: progress saved with `save_progress` before a continue-as-new (None on a fresh start)
     progress: dict[str, Any] | None = field(default=None)
+    #: keys overriding the step's rendered `with:` (a held step retried with patched
+    #: arguments, workflows.engine.incidents); None otherwise
+    overrides: dict[str, Any] | None = field(default=None)
 
     @property
     def status(self) -> StepStatus:

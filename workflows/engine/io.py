@@ -7,7 +7,7 @@ compatibly. Everything here is plain pydantic: it crosses the Temporal data conv
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -15,6 +15,55 @@ from workflows.language.compiler import CompiledTemplate
 from workflows.language.model import contains_template
 
 WORKFLOW_TYPE = "TemplateWorkflow"
+
+
+class StepStatus(BaseModel):
+    state: str = "pending"
+    attempts: int | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    output: Any = None
+    error: str | None = None
+    decision: str | None = None
+    sla_level: str | None = None
+    #: kept from the execution a redrive continues (SPEC §9): the step did not run again
+    carried: bool = False
+    #: times the step was held (`on_failure: hold`) and how each was resolved
+    incidents: list[Incident] | None = None
+
+
+class Incident(BaseModel):
+    """One hold of a step (SPEC §9) and its resolution (who, what, when)."""
+
+    held_at: datetime
+    error: str | None = None
+    attempts: int | None = None
+    action: str | None = None  # retry | skip | fail, once resolved
+    actor: str | None = None
+    comment: str | None = None
+    with_: dict[str, Any] | None = Field(None, alias="with")
+    resolved_at: datetime | None = None
+
+    model_config = {"populate_by_name": True, "serialize_by_alias": True}
+
+
+class RedriveInput(BaseModel):
+    """What a redrive carries from the execution it continues (SPEC §9), built by the API
+    from that execution's final status document (`workflows.engine.redrive.plan`)."""
+
+    #: 1 for the first redrive of a run, 2 for the next, ...
+    count: int = 1
+    actor: str | None = None
+    #: the Temporal execution (run id) this redrive continues
+    previous: str | None = None
+    #: carried step statuses by address (`carried: true`): these steps do not run again
+    steps: dict[str, StepStatus] = Field(default_factory=dict)
+    #: `vars` as the carried `set` steps left them
+    vars: dict[str, Any] = Field(default_factory=dict)
+    #: loop address -> the iteration it resumes at (the one that failed)
+    loops: dict[str, int] = Field(default_factory=dict)
+    #: subflow step address -> the redrive of its failed child run
+    children: dict[str, RedriveInput] = Field(default_factory=dict)
 
 
 @contains_template
@@ -34,6 +83,8 @@ class RunInput(BaseModel):
     connections: dict[str, dict[str, Any]] = Field(default_factory=dict)
     # interpreter-owned state carried across continue-as-new (opaque to callers)
     carry: dict[str, Any] | None = None
+    # set on a redrive (SPEC §9): what the previous execution leaves to this one
+    redrive: RedriveInput | None = None
 
     def connection_for(self, with_: dict[str, Any] | None) -> dict[str, Any] | None:
         """The pinned connection a step's `with:` names (`connection: NAME`), if any."""
@@ -100,15 +151,20 @@ class ActionRequest(BaseModel):
     report_attempt: bool = False
 
 
-class StepStatus(BaseModel):
-    state: str = "pending"
-    attempts: int | None = None
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
+class ResolveInput(BaseModel):
+    """Payload of the `resolve` update: what an operator decides about a held step."""
+
+    step: str
+    action: Literal["retry", "skip", "fail"]
+    actor: str
+    #: retry: keys that override the step's rendered `with:` for that retry
+    with_: dict[str, Any] | None = Field(None, alias="with")
+    #: skip: the step's output
     output: Any = None
-    error: str | None = None
-    decision: str | None = None
-    sla_level: str | None = None
+    comment: str | None = None
+    expires_at: datetime | None = None  # as DecideInput.expires_at
+
+    model_config = {"populate_by_name": True, "serialize_by_alias": True}
 
 
 class PendingTask(BaseModel):
@@ -134,3 +190,7 @@ class RunStatus(BaseModel):
     output: Any = None
     error: str | None = None
     sla_level: str | None = None
+    #: the address of the step whose failure failed the run (nested: `fe[3].call`)
+    failed_step: str | None = None
+    #: 0 for the first execution of the run, then 1, 2, … per redrive (SPEC §9)
+    redrive: int = 0

@@ -26,9 +26,9 @@ from typing import Any
 
 from temporalio import workflow
 
+from workflows.engine import redrive, status
 from workflows.engine import scope as scopes
 from workflows.engine import search_attributes as sa
-from workflows.engine import status
 from workflows.engine.continuation import HISTORY_LIMIT, Continuation, unpack
 from workflows.engine.events import RUN_STATE, STEP_FINISHED, Listener, RunEvent
 from workflows.engine.frame import Frame
@@ -64,6 +64,10 @@ class Runtime(Continuation):
         self.vars: dict[str, Any] = dict(carry.get("vars") or {})
         self.paused: bool = bool(carry.get("paused", False))
         self.progress: dict[str, dict[str, Any]] = dict(carry.get("progress") or {})
+        #: addresses whose `progress` was seeded by a redrive (a loop's resume point)
+        self.seeded: set[str] = set()
+        if inp.redrive is not None and not carry:
+            redrive.seed(self, inp.redrive)
         # JSON-able state of plug-ins (approvals, SLA), carried verbatim
         self.ext: dict[str, Any] = dict(carry.get("ext") or {})
         # live plug-in objects by name (rebuilt from `ext` after continue-as-new)
@@ -77,6 +81,8 @@ class Runtime(Continuation):
         self.idle_checks: list[Callable[[], bool]] = [lambda: not self._background]
         self.before_close: list[Callable[[], Awaitable[None]]] = []
         self.pending_sources: list[Callable[[], list[PendingTask]]] = []
+        # extra `Assignees` keys (held steps: role:operator), joined to the open tasks'
+        self.assignee_sources: list[Callable[[], list[str]]] = []
         # each takes the step's StepContext (workflows.engine.context)
         self.step_wrappers: list[Callable[[Any], AbstractAsyncContextManager[Any]]] = []
         # what watches the run (metrics, subscriptions): see workflows.engine.events
@@ -88,6 +94,8 @@ class Runtime(Continuation):
         self.cancelling = False
         # address of the top-level step whose failure is failing the run (set once)
         self.failing: str | None = None
+        # address of the (innermost) step whose failure failed the run (status document)
+        self.failed_step: str | None = None
         self.closed_state: str | None = None
         self.closed_at: datetime | None = None
         self.output: Any = None
@@ -100,6 +108,7 @@ class Runtime(Continuation):
         self._background: set[asyncio.Task[Any]] = set()
         self._running: set[str] = set()
         self._waiting: set[str] = set()
+        self._held: set[str] = set()
         published = info.typed_search_attributes.get(sa.RUN_STATE)
         # the starter sets RunState=running; treat "not set" the same (no upsert at start)
         self._published_state = published or "running"
@@ -187,12 +196,18 @@ class Runtime(Continuation):
             self._waiting.add(address)
         else:
             self._waiting.discard(address)
+        if state == "held":
+            self._held.add(address)
+        else:
+            self._held.discard(address)
 
     def run_state(self) -> str:
         if self.closed_state:
             return self.closed_state
         if self.paused:
             return "paused"
+        if self._held:
+            return "held"
         if (self._waiting or self.open_tasks()) and not self._running:
             return "waiting"
         return "running"
@@ -278,9 +293,13 @@ class Runtime(Continuation):
         self._draining = False
 
     def resumable(self, address: str) -> bool:
-        """A step carried over in progress (running/waiting before continue-as-new)."""
+        """A step carried over in progress (running/waiting/held before continue-as-new)."""
         st = self.statuses.get(address)
-        return st is not None and st.state in ("running", "waiting")
+        return st is not None and st.state in ("running", "waiting", "held")
+
+    def held(self) -> list[str]:
+        """Addresses of the steps held as incidents now (SPEC §9)."""
+        return sorted(self._held)
 
     @staticmethod
     def cancel_tasks(tasks: list[asyncio.Task[Any]]) -> None:

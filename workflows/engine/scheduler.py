@@ -19,8 +19,11 @@ from temporalio import workflow
 from temporalio.exceptions import CancelledError as TemporalCancelledError
 from temporalio.exceptions import FailureError
 
+from workflows.engine import incidents
 from workflows.engine.context import StepContext, StepFailure
+from workflows.engine.failures import failure_message
 from workflows.engine.frame import Frame
+from workflows.engine.io import StepStatus
 from workflows.engine.runtime import TERMINAL, Runtime, StepStopped
 from workflows.language import kinds
 from workflows.language.expressions import ExpressionError, evaluate
@@ -37,15 +40,11 @@ def run_if_allows(run_if: str, dep_states: list[str]) -> bool:
     return all(s == "succeeded" for s in dep_states)  # all_succeeded
 
 
-def failure_message(err: BaseException) -> str:
-    """The innermost meaningful message of a Temporal failure chain."""
-    msg = str(err)
-    cur: BaseException | None = err
-    while cur is not None:
-        if isinstance(cur, FailureError) and cur.message:
-            msg = cur.message
-        cur = cur.cause if isinstance(cur, FailureError) else None
-    return msg
+def dep_state(st: StepStatus) -> str:
+    """A dependency's state for `run_if`: a held step an operator skipped counts as succeeded."""
+    if st.state == "skipped" and st.incidents and st.incidents[-1].action == "skip":
+        return "succeeded"
+    return st.state
 
 
 async def run_dag(rt: Runtime, frame: Frame) -> tuple[str, str] | None:
@@ -117,7 +116,7 @@ def _start_ready(
             state = rt.statuses[addr].state
             if step.id in tasks or state in TERMINAL:
                 continue
-            deps = [rt.statuses[frame.address(d)].state for d in step.depends_on]
+            deps = [dep_state(rt.statuses[frame.address(d)]) for d in step.depends_on]
             if any(d not in TERMINAL for d in deps):
                 continue
             if (stopping or cancelled) and step.run_if != "all_done":
@@ -135,7 +134,10 @@ def _start_ready(
 async def run_step(rt: Runtime, frame: Frame, step: StepBase) -> None:
     addr = frame.address(step.id)
     resuming = rt.resumable(addr)
-    progress = rt.progress.get(addr) if resuming else None
+    # a redrive seeds a loop's progress (the iteration it resumes at)
+    seeded = addr in rt.seeded
+    rt.seeded.discard(addr)
+    progress = rt.progress.get(addr) if resuming or seeded else None
     ctx = StepContext(rt, frame, step, addr, partial(run_dag, rt), progress)
     try:
         deferred = await rt.checkpoint()
@@ -154,13 +156,15 @@ async def run_step(rt: Runtime, frame: Frame, step: StepBase) -> None:
         kind = kinds.get(step.kind)
         if kind is None:
             raise StepFailure(f"step kind {step.kind!r} is not supported by this worker")
-        if rt.statuses[addr].state != "waiting":
+        if rt.statuses[addr].state not in ("waiting", "held"):
             rt.set_state(addr, "running")
         async with AsyncExitStack() as stack:
             for wrap in rt.step_wrappers:
                 await stack.enter_async_context(wrap(ctx))
-            output: Any = await kind.run(ctx, step)
+            output: Any = await incidents.run(ctx, kind, step)
         rt.set_state(addr, "succeeded", output=output)
+    except incidents.Skipped as e:  # a held step resolved with `skip`
+        rt.set_state(addr, "skipped", output=e.output, error=None)
     except asyncio.CancelledError:
         rt.set_state(addr, "cancelled")
         raise

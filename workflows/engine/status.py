@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from temporalio import workflow
 
-from workflows.engine.io import PendingTask, RunStatus, StepStatus
+from workflows.engine.io import PendingTask, RunInput, RunStatus, StepStatus
 from workflows.language.compiler import CompiledTemplate
 
 MAX_DETAIL = 80
@@ -18,6 +18,7 @@ MAX_DETAIL = 80
 
 class RunView(Protocol):
     run_id: str
+    inp: RunInput
     plan: CompiledTemplate
     started_at: datetime
     closed_at: datetime | None
@@ -27,6 +28,7 @@ class RunView(Protocol):
     detail_rows: dict[str, str]
     output: Any
     error: str | None
+    failed_step: str | None
     sla_level: str | None
 
     def run_state(self) -> str: ...
@@ -47,6 +49,8 @@ def document(rt: RunView) -> RunStatus:
         output=rt.output,
         error=rt.error,
         sla_level=rt.sla_level,
+        failed_step=rt.failed_step,
+        redrive=rt.inp.redrive.count if rt.inp.redrive is not None else 0,
     )
 
 
@@ -78,6 +82,8 @@ def details(rt: RunView, changed: str | None = None) -> str:
     elif changed is not None and changed in rows:
         rows[changed] = row(rt, changed)
     head = f"**{rt.plan.name}@{rt.plan.version}** — {rt.run_state()}"
+    if rt.inp.redrive is not None:
+        head += f" · redrive {rt.inp.redrive.count}"
     return "\n".join(
         [head, "", "| step | kind | state | detail |", "|---|---|---|---|", *rows.values()]
     )

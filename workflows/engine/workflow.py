@@ -21,13 +21,18 @@ with workflow.unsafe.imports_passed_through():
     import workflows.engine.approvals.handlers as handlers
     import workflows.engine.approvals.state as approval_state
     import workflows.engine.events as events
+    import workflows.engine.failures as failures
+    import workflows.engine.incidents as incidents
     import workflows.engine.metrics as metrics
     import workflows.engine.scheduler as scheduler
     import workflows.engine.sla as sla
+    from workflows.engine.deadline import ERROR_TYPE as DEADLINE_EXCEEDED
+    from workflows.engine.deadline import Deadline
     from workflows.engine.io import (
         ControlInput,
         DecideInput,
         ReassignInput,
+        ResolveInput,
         RunInput,
         RunStatus,
         StepStatus,
@@ -44,6 +49,7 @@ class TemplateWorkflow:
         self.rt = Runtime(inp)
         sla.install(self.rt)
         approval_state.install(self.rt)
+        incidents.install(self.rt)
         metrics.install(self.rt)
 
     @workflow.run
@@ -55,8 +61,11 @@ class TemplateWorkflow:
             start()
         rt.changed()
         top = asyncio.create_task(self._run_top(rt))
+        deadline = Deadline(rt).start()
         try:
-            await workflow.wait_condition(lambda: top.done() or rt.ready_to_continue())
+            await workflow.wait_condition(
+                lambda: top.done() or rt.ready_to_continue() or deadline.passed
+            )
         except asyncio.CancelledError:
             rt.begin_cancel()
             top.cancel()
@@ -69,6 +78,8 @@ class TemplateWorkflow:
             rt.closed_state, rt.closed_at = "cancelled", workflow.now()
             await self._close(rt)
             raise
+        if deadline.passed and not top.done():
+            await self._expire(rt, top, deadline)
         if not top.done():
             workflow.continue_as_new(inp.model_copy(update={"carry": rt.carry()}))
         await self._close(rt)
@@ -82,12 +93,26 @@ class TemplateWorkflow:
         rt.changed()
         rt.emit(events.RUN_CLOSED, rt.failing, state=rt.closed_state, error=rt.error)
 
+    async def _expire(self, rt: Runtime, top: asyncio.Task[Any], deadline: Deadline) -> None:
+        """The run deadline passed: cancel what runs (cleanup steps run), then fail."""
+        rt.begin_cancel()
+        top.cancel()
+        try:
+            await top
+        except (asyncio.CancelledError, ApplicationError):
+            pass
+        rt.error, rt.closed_state, rt.closed_at = deadline.message, "failed", workflow.now()
+        await self._close(rt)
+        raise ApplicationError(rt.error, type=DEADLINE_EXCEEDED, non_retryable=True)
+
     async def _run_top(self, rt: Runtime) -> dict[str, Any]:
         failure = await scheduler.run_dag(rt, rt.top)
         if failure is not None:
-            address, message = failure
-            rt.error, rt.closed_state, rt.closed_at = message, "failed", workflow.now()
-            raise ApplicationError(message, address, type="StepFailed", non_retryable=True)
+            address, message = failures.innermost(rt.statuses, *failure)
+            rt.failed_step = address
+            rt.error = failures.run_error(address, message)
+            rt.closed_state, rt.closed_at = "failed", workflow.now()
+            raise ApplicationError(rt.error, address, type="StepFailed", non_retryable=True)
         try:
             outputs = render(rt.plan.template.outputs, rt.scope(rt.top))
         except ExpressionError as e:
@@ -129,6 +154,16 @@ class TemplateWorkflow:
     @reassign.validator
     def validate_reassign(self, r: ReassignInput) -> None:
         handlers.validate_reassign(self.rt, r)
+
+    # ---- incidents (SPEC §9): resolve a held step (the validator refuses what cannot apply)
+
+    @workflow.update
+    async def resolve(self, r: ResolveInput) -> StepStatus:
+        return await incidents.resolve_update(self.rt, r)
+
+    @resolve.validator
+    def validate_resolve(self, r: ResolveInput) -> None:
+        incidents.validate_resolve(self.rt, r)
 
     # ------------------------------------------------------------------ query
 

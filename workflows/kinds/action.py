@@ -91,6 +91,8 @@ def _failed_attempts(err: ActivityError, retry: Retry | None) -> int | None:
 async def run(ctx: StepContext, step: ActionStep) -> Any:
     rt = ctx.rt
     params = render(step.with_, LazyScope(ctx.scope))
+    if ctx.overrides:  # a held step retried with patched arguments (engine/incidents.py)
+        params = {**params, **ctx.overrides}
     req = ActionRequest(
         run_id=rt.run_id,
         step=ctx.address,

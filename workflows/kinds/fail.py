@@ -40,4 +40,5 @@ KIND = Kind(
     check=check,
     describe=lambda step: "fail",
     shape=('((("', '")))'),
+    holds=False,  # a deliberate end of the run: never held as an incident
 )

@@ -137,6 +137,11 @@ async def run(ctx: StepContext, step: SubflowStep) -> Any:
     child_input = render(spec.input, ctx.scope())
     cid = child_id(rt.run_id, ctx.address)
     ctx.set_detail(f"child {cid}")
+    # a redrive of this run redrives the failed child too (SPEC §9; engine/redrive.py)
+    redrive = rt.inp.redrive.children.get(ctx.address) if rt.inp.redrive is not None else None
+    summary = f"{plan.name}@{plan.version}"
+    if redrive is not None:
+        summary += f" · redrive {redrive.count}"
     with rt.in_flight():
         result: Any = await workflow.execute_child_workflow(
             WORKFLOW_TYPE,  # type: ignore[arg-type]  # by name: the same workflow type
@@ -148,13 +153,14 @@ async def run(ctx: StepContext, step: SubflowStep) -> Any:
                 connections=rt.inp.connections,
                 started_by=rt.inp.started_by,
                 tags=rt.inp.tags,
+                redrive=redrive,
             ),
             id=cid,
             parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
             search_attributes=start_attributes(
                 plan.name, plan.version, rt.inp.started_by, rt.inp.tags
             ),
-            static_summary=f"{plan.name}@{plan.version}",
+            static_summary=summary,
         )
     return result
 

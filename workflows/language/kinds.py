@@ -47,6 +47,9 @@ class Kind:
     outcomes: Callable[[Any], list[str]] | None = None
     #: the `vars` keys a step of this kind writes (`set`)
     writes: Callable[[Any], list[str]] | None = None
+    #: `on_failure: hold` applies to steps of this kind (false for `fail`, a deliberate
+    #: end; kinds with a body never hold themselves: their nested steps do)
+    holds: bool = True
 
     @property
     def key(self) -> str:

@@ -39,6 +39,9 @@ Duration = Annotated[str, AfterValidator(_check_duration)]
 StepId = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]*$", max_length=100)]
 TemplateName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=100)]
 RunIf = Literal["all_succeeded", "none_failed", "any_succeeded", "all_done"]
+#: what a step does once its retries are exhausted (SPEC §9 incidents): `fail` the step,
+#: or `hold` it for an operator to resolve (retry / skip / fail)
+OnFailure = Literal["fail", "hold"]
 
 
 class Strict(BaseModel):
@@ -107,6 +110,8 @@ class StepBase(Strict):
     timeout: Duration | None = None
     optional: bool = False
     sla: list[SlaLevel] = Field(default_factory=list)
+    #: unset: the template's `on_failure` (default `fail`)
+    on_failure: OnFailure | None = None
 
     def body(self) -> list[StepBase]:
         """Nested steps (a foreach/loop body); empty for kinds without one."""
@@ -191,6 +196,11 @@ class Template(Strict):
     sla: list[SlaLevel] = Field(default_factory=list)
     steps: list[AnyStep] = Field(min_length=1)
     outputs: dict[str, Any] = Field(default_factory=dict)
+    #: the default `on_failure` of every step that can be held (SPEC §9)
+    on_failure: OnFailure | None = None
+    #: the run fails with `DeadlineExceeded` when it has not finished this long after it
+    #: started (SPEC §9); running steps are cancelled, `run_if: all_done` steps run
+    deadline: Duration | None = None
 
 
 def walk(steps: list[StepBase]) -> list[StepBase]:

@@ -74,6 +74,9 @@ def check_steps(c: Checker, steps: list[StepBase], prefix: str, scope: Scope) ->
         if kind.check is not None:
             kind.check(c, step, loc, here)
         body = step.body()
+        if step.on_failure == "hold" and (body or not kind.holds):
+            why = "its nested steps can be held instead" if body else "it fails on purpose"
+            c.add(f"{loc}.on_failure", f"on_failure: hold does not apply to {step.kind} steps ({why})")
         if body:
             inner = Scope(scope.names | step.body_names, allowed, known)
             check_steps(c, body, f"{loc}.{step.kind}.steps", inner)

@@ -135,6 +135,9 @@ def sync_assignees(state: ApprovalState) -> None:
         current = workflow.info().typed_search_attributes.get(ASSIGNEES)
         state.book.published = sorted(current or [])
     keys = state.book.keys()
+    extra = [k for source in state.rt.assignee_sources for k in source()]
+    if extra:  # held steps ask for operators (workflows.engine.incidents)
+        keys = sorted({*keys, *extra})
     if keys == state.book.published:
         return
     update = ASSIGNEES.value_set(keys) if keys else ASSIGNEES.value_unset()
