@@ -26,6 +26,7 @@ from api.jsonbody import StrictJSONBody
 from api.limits import CODEC_MAX_BODY, BodySizeLimit
 from api.metrics import RequestMetrics
 from api.routes import (
+    actions,
     analytics,
     audit,
     codec,
@@ -39,10 +40,12 @@ from api.routes import (
     recovery,
     runs,
     schedules,
+    template_tests,
     templates,
     triggers,
 )
 from api.temporal import background_connection
+from api.testing import worker as test_worker
 from api.tokens import DirectoryError
 from api.ui import links as ui_links
 from api.ui import routes as ui_routes
@@ -93,6 +96,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError):
             await checks
         await ingest.stop(ingester)
+        await test_worker.stop(app)
         await engine.dispose()
 
 
@@ -125,6 +129,8 @@ def create_app(
     for module in (health, templates, runs, audit, inbox, schedules, triggers, hooks, metrics):
         app.include_router(module.router)
     for module in (connections, codec, analytics, recovery):  # SPEC §8, §12, §10, §9
+        app.include_router(module.router)
+    for module in (actions, template_tests):  # SPEC §13
         app.include_router(module.router)
     for people in (me, decisions, ui_routes, ui_links):  # SPEC §11
         app.include_router(people.router)

@@ -123,6 +123,15 @@ class ApiClient:
     def get_template(self, name: str) -> dict[str, Any]:
         return self.request("GET", f"/templates/{_seg(name)}")
 
+    def test_template(
+        self, name: str, body: dict[str, Any], version: int | None = None
+    ) -> dict[str, Any]:
+        """`POST /templates/{name}/test` (a test run takes up to a minute)."""
+        params = {"version": version} if version is not None else None
+        return self.request(
+            "POST", f"/templates/{_seg(name)}/test", json=body, params=params, timeout=90.0
+        )
+
     def set_template_owners(self, name: str, users: list[str]) -> dict[str, Any]:
         return self.request("PUT", f"/templates/{_seg(name)}/owners", json={"users": users})
 

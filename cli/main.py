@@ -10,6 +10,7 @@ are part of the interface.
 from __future__ import annotations
 
 from cli import (  # noqa: F401 - registers the commands
+    cmd_cases,
     cmd_connections,
     cmd_recovery,
     cmd_runs,

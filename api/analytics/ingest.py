@@ -34,6 +34,7 @@ from api.analytics.store import Store
 from api.metrics import INGEST_ERRORS, INGESTED_RUNS, WATERMARK
 from api.services.temporal_errors import closed_state
 from settings import Settings
+from workflows.engine import search_attributes as sa
 from workflows.engine.io import WORKFLOW_TYPE
 from workflows.language.durations import parse_duration
 
@@ -68,8 +69,10 @@ class Ingester:
     async def poll(self) -> int:
         """One pass: store every run closed since the watermark; returns the runs written."""
         mark = await self.store.watermark() or datetime.now(UTC) - self.backfill
+        # runs only: template tests (SPEC §13) carry no TemplateName
         query = (
-            f"WorkflowType = '{WORKFLOW_TYPE}' AND CloseTime >= '{rfc3339(mark - self.overlap)}'"
+            f"WorkflowType = '{WORKFLOW_TYPE}' AND {sa.TEMPLATE_NAME.name} IS NOT NULL"
+            f" AND CloseTime >= '{rfc3339(mark - self.overlap)}'"
         )
         newest, written, batch = mark, 0, []
         async for ex in self.client.list_workflows(query, page_size=500):

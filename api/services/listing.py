@@ -44,7 +44,9 @@ CLOSED_STATUSES = {
 }
 STATES = OPEN_STATES + tuple(CLOSED_STATUSES)
 _SAFE = re.compile(r"\A[^'\"\\`\x00-\x1f\x7f]{1,200}\Z")
-BASE = f"WorkflowType = '{WORKFLOW_TYPE}' AND ExecutionStatus != 'ContinuedAsNew'"
+#: runs are the executions that carry `TemplateName`: template tests (SPEC §13) set none
+RUNS = f"WorkflowType = '{WORKFLOW_TYPE}' AND {sa.TEMPLATE_NAME.name} IS NOT NULL"
+BASE = f"{RUNS} AND ExecutionStatus != 'ContinuedAsNew'"
 
 
 def literal(value: str, field: str) -> str:

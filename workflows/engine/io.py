@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from workflows.engine.testplan import TestPlan
 from workflows.language.compiler import CompiledTemplate
 from workflows.language.model import contains_template
 
@@ -85,6 +86,9 @@ class RunInput(BaseModel):
     carry: dict[str, Any] | None = None
     # set on a redrive (SPEC §9): what the previous execution leaves to this one
     redrive: RedriveInput | None = None
+    # a template test (SPEC §13; workflows.engine.testmode): mocks, scripted decisions,
+    # no timers or notifications. None for every real run
+    test: TestPlan | None = None
 
     def connection_for(self, with_: dict[str, Any] | None) -> dict[str, Any] | None:
         """The pinned connection a step's `with:` names (`connection: NAME`), if any."""

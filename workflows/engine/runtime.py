@@ -232,7 +232,8 @@ class Runtime(Continuation):
         if self.closed_state is None and state != self._published_state:
             self._published_state = state
             publish = True
-            workflow.upsert_search_attributes([sa.RUN_STATE.value_set(state)])
+            if self.inp.test is None:  # a template test has no search attributes
+                workflow.upsert_search_attributes([sa.RUN_STATE.value_set(state)])
             self.emit(RUN_STATE, state=state)
         if publish:
             status.publish_details(self, address)

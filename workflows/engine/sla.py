@@ -30,7 +30,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
-from workflows.engine import events
+from workflows.engine import events, testmode
 from workflows.engine.context import StepContext
 from workflows.engine.io import ActionRequest
 from workflows.engine.runtime import Runtime
@@ -161,11 +161,16 @@ async def _fire(
                 )
     if level.notify is not None:
         pinned = state.rt.inp.connection_for(level.notify.with_)
-        await _notify(level, key, {**scope(), **({"task": snapshot} if snapshot else {})}, pinned)
+        scope_ = {**scope(), **({"task": snapshot} if snapshot else {})}
+        await _notify(level, key, scope_, pinned, testmode.of(state.rt))
 
 
 async def _notify(
-    level: SlaLevel, key: str, scope: dict[str, Any], connection: dict[str, Any] | None = None
+    level: SlaLevel,
+    key: str,
+    scope: dict[str, Any],
+    connection: dict[str, Any] | None = None,
+    test: testmode.TestRun | None = None,
 ) -> None:
     assert level.notify is not None
     run_id = workflow.info().workflow_id
@@ -174,6 +179,10 @@ async def _notify(
         params = render(level.notify.with_, scope)
     except ExpressionError as exc:
         workflow.logger.warning("SLA %s of %s: cannot render `with`: %s", level.level, key, exc)
+        return
+    if test is not None:  # a template test sends no notification
+        what = {"action": level.notify.action, "level": level.level, "with": params}
+        test.note(key or None, "notification.suppressed", **what)
         return
     try:
         await workflow.execute_activity(
@@ -200,8 +209,9 @@ def state_of(rt: Runtime) -> SlaState:
 
 @asynccontextmanager
 async def step_sla(ctx: StepContext) -> AsyncIterator[None]:
-    """Run the step's SLA timers while the body runs (a no-op without `sla`)."""
-    if not ctx.step.sla:
+    """Run the step's SLA timers while the body runs (a no-op without `sla`, and in a
+    template test: its clock stands still, see `fire_now`)."""
+    if not ctx.step.sla or testmode.of(ctx.rt) is not None:
         yield
         return
     state = state_of(ctx.rt)
@@ -254,7 +264,7 @@ def install(rt: Runtime) -> SlaState:
 def _start_run_levels(rt: Runtime, state: SlaState) -> None:
     """The template's levels, anchored on the run's start (also after continue-as-new)."""
     levels = rt.plan.template.sla
-    if not levels or state.run_watch is not None:
+    if not levels or state.run_watch is not None or testmode.of(rt) is not None:
         return
 
     def on_fire(name: str) -> None:
@@ -270,3 +280,25 @@ def _start_run_levels(rt: Runtime, state: SlaState) -> None:
         on_fire=on_fire,
     )
     state.run_watch.start()
+
+
+async def fire_now(ctx: StepContext, before: timedelta | None, done: Callable[[], bool]) -> None:
+    """Template tests: nobody decides the step, so time jumps. Its levels fire one by one
+    in `after` order — those due before `before` (the approval timeout) — until `done()`
+    (a level's `decide` closed the task). Effects as in a real run; notifications are
+    recorded, not sent."""
+    state = state_of(ctx.rt)
+    levels = ctx.step.sla
+    fired = state.fired.setdefault(ctx.address, [])
+    for i in sorted(range(len(levels)), key=lambda i: parse_duration(levels[i].after)):
+        level = levels[i]
+        if done() or (before is not None and parse_duration(level.after) >= before):
+            break
+        if i in fired:
+            continue
+        fired.append(i)
+        ctx.rt.emit(events.SLA_FIRED, ctx.address, level=level.level)
+        ctx.status.sla_level = level.level
+        ctx.rt.changed()
+        await _fire(state, level, ctx.address, ctx.scope)
+    state.fired.pop(ctx.address, None)

@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     import workflows.engine.metrics as metrics
     import workflows.engine.scheduler as scheduler
     import workflows.engine.sla as sla
+    import workflows.engine.testmode as testmode
     from workflows.engine.deadline import ERROR_TYPE as DEADLINE_EXCEEDED
     from workflows.engine.deadline import Deadline
     from workflows.engine.io import (
@@ -50,7 +51,8 @@ class TemplateWorkflow:
         sla.install(self.rt)
         approval_state.install(self.rt)
         incidents.install(self.rt)
-        metrics.install(self.rt)
+        if testmode.install(self.rt) is None:  # a template test counts in no series
+            metrics.install(self.rt)
 
     @workflow.run
     async def run(self, inp: RunInput) -> dict[str, Any]:
@@ -171,3 +173,8 @@ class TemplateWorkflow:
     def status(self) -> RunStatus:
         """The run status document (SPEC §5)."""
         return self.rt.status()
+
+    @workflow.query
+    def test_trace(self) -> list[dict[str, Any]]:
+        """What happened in a template test run (SPEC §13); empty for real runs."""
+        return testmode.trace(self.rt)

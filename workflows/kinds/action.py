@@ -18,6 +18,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, RetryState
 
+from workflows.engine import testmode
 from workflows.engine.attempts import ATTEMPT_KEY, unwrap_result
 from workflows.engine.context import StepContext
 from workflows.engine.io import ActionRequest
@@ -93,6 +94,13 @@ async def run(ctx: StepContext, step: ActionStep) -> Any:
     params = render(step.with_, LazyScope(ctx.scope))
     if ctx.overrides:  # a held step retried with patched arguments (engine/incidents.py)
         params = {**params, **ctx.overrides}
+    test, queue = testmode.of(rt), None
+    if test is not None:  # a template test: the mock answers, unless allowed to run for real
+        if not test.plan.real(ctx.address):
+            what = {"action": step.action, "with": params}
+            return test.answer(ctx, what, step.retry or Retry())
+        test.note(ctx.address, "action.real", action=step.action, queue=test.plan.real_task_queue)
+        queue = test.plan.real_task_queue
     req = ActionRequest(
         run_id=rt.run_id,
         step=ctx.address,
@@ -112,6 +120,7 @@ async def run(ctx: StepContext, step: ActionStep) -> Any:
                 # cancellation is noticed within this, not after the whole timeout
                 heartbeat_timeout=HEARTBEAT_TIMEOUT,
                 summary=ctx.address,
+                task_queue=queue,
             )
         except ActivityError as e:
             ctx.status.attempts = _failed_attempts(e, step.retry)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
+from workflows.engine import testmode
 from workflows.engine.context import StepContext, StepFailure
 from workflows.language.checker import Checker, Scope
 from workflows.language.expressions import evaluate
@@ -52,6 +53,9 @@ async def run(ctx: StepContext, step: GateStep) -> Any:
     ctx.save_progress({"held": True})
     ctx.rt.set_state(ctx.address, "waiting", error=f"{failed} (paused: resume to pass)")
     ctx.rt.pause()
+    test = testmode.of(ctx.rt)
+    if test is not None:  # a template test: the script resumes the run at once
+        test.resume_gate(ctx)
     await ctx.rt.wait_unpaused()
     ctx.status.error = None
     return {"passed": False, "resumed": True}

@@ -24,6 +24,7 @@ from pydantic import Field
 from temporalio import workflow
 from temporalio.workflow import ParentClosePolicy
 
+from workflows.engine import testmode
 from workflows.engine.context import StepContext, StepFailure
 from workflows.engine.io import WORKFLOW_TYPE, RunInput
 from workflows.engine.search_attributes import start_attributes
@@ -135,6 +136,9 @@ async def run(ctx: StepContext, step: SubflowStep) -> Any:
             f"subflow template {spec.template}@{version or '?'} was not pinned when the run started"
         )
     child_input = render(spec.input, ctx.scope())
+    test = testmode.of(rt)
+    if test is not None:  # a template test: subflow steps are always mocked (no child)
+        return test.answer(ctx, {"template": f"{plan.name}@{plan.version}", "input": child_input}, None)
     cid = child_id(rt.run_id, ctx.address)
     ctx.set_detail(f"child {cid}")
     # a redrive of this run redrives the failed child too (SPEC §9; engine/redrive.py)

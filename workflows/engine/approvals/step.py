@@ -14,7 +14,8 @@ from typing import Any, Literal, Protocol
 
 from temporalio import workflow
 
-from workflows.engine import events
+from workflows.engine import events, testmode
+from workflows.engine.approvals import scripted
 from workflows.engine.approvals.state import (
     ApprovalState,
     detail,
@@ -69,7 +70,11 @@ async def run(ctx: StepContext, spec: ApprovalSpec) -> dict[str, Any]:
     ctx.rt.set_state(ctx.address, "waiting", output=task.output())
     state.publish()
     try:
-        await _await_decision(task, spec.timeout, spec.on_timeout)
+        test = testmode.of(ctx.rt)
+        if test is None:
+            await _await_decision(task, spec.timeout, spec.on_timeout)
+        else:  # a template test: the script decides, or time jumps (SLA levels, timeout)
+            await scripted.settle(ctx, test, task, spec.timeout, spec.on_timeout)
     except GeneratorExit:  # evicted from the worker cache: not an end of the step
         raise
     except BaseException:  # cancelled: the task closes with the step
@@ -111,8 +116,4 @@ async def _await_decision(task: ApprovalTask, timeout: str | None, on_timeout: s
     except TimeoutError:
         if task.decision is not None:
             return
-        outcome = on_timeout or "fail"
-        if outcome == "fail":
-            task.decided_by = "timeout"  # decision stays None: the step fails
-        else:
-            task.close(outcome, "timeout", workflow.now())
+        task.time_out(on_timeout, workflow.now())  # `fail`: decision stays None, step fails

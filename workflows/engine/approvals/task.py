@@ -213,6 +213,15 @@ class ApprovalTask(BaseModel):
         if self.decision is None:
             self.decision, self.decided_by, self.decided_at = outcome, by, now
 
+    def time_out(self, on_timeout: str | None, now: datetime) -> None:
+        """The approval timeout passed undecided: `on_timeout` decides, or (`fail`, the
+        default) the decision stays None and the step fails."""
+        outcome = on_timeout or "fail"
+        if outcome == "fail":
+            self.decided_by = "timeout"
+        else:
+            self.close(outcome, "timeout", now)
+
     def reassign(self, resolved: Resolved, actor: str, reason: str, now: datetime) -> None:
         """New assignees; the votes so far are discarded (kept in the record)."""
         self.reassignments.append(
