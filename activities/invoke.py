@@ -1,7 +1,7 @@
 """What happens around every call of an action (SPEC §4, §8, §10).
 
 `activities.registry.action` turns ``fn(params, ctx)`` into a Temporal activity whose
-body is `invoke`. Around ``fn`` it:
+body `wrap` builds. Around ``fn`` it:
 
 - resolves ``secret:NAME`` in the fields the params model declares secret
   (`activities.secrets`: ``RELAYFLOW_SECRET_<NAME>`` / ``SECRETS_DIR/<NAME>``, never
@@ -17,8 +17,9 @@ body is `invoke`. Around ``fn`` it:
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -39,76 +40,70 @@ from activities.secrets import (
     resolve_secret_fields,
 )
 from workflows.engine.io import ActionRequest
+from workflows.language.trust import secret_fields
 
 #: heartbeat period when the workflow set no heartbeat timeout
 HEARTBEAT_EVERY = 5.0
 
 P = TypeVar("P", bound=BaseModel)
+#: what `wrap` returns: the function `activities.registry.action` makes the activity
+ActivityBody = Callable[[ActionRequest], Awaitable[dict[str, Any]]]
 
 
-async def invoke(
-    name: str,
-    params: type[BaseModel],
-    fn: ActionFn,
-    is_async: bool,
-    declared: frozenset[str],
-    req: ActionRequest,
-) -> dict[str, Any]:
-    """One attempt of the action ``name``: `_call` inside a span, counted by outcome."""
-    started, outcome = time.monotonic(), "cancelled"
-    try:
-        with metrics.step_span(name, req.run_id, req.step):
-            result = await _call(name, params, fn, is_async, declared, req)
-        outcome = "succeeded"
-        return result
-    except ApplicationError as err:
-        outcome = "non_retryable_error" if err.non_retryable else "retryable_error"
-        raise
-    finally:
-        metrics.record(name, outcome, time.monotonic() - started)
+def wrap(name: str, params: type[BaseModel], fn: ActionFn) -> ActivityBody:
+    """The body of the activity of action ``name``: ``fn`` with everything above around it."""
+    is_async = inspect.iscoroutinefunction(fn)
+    declared = secret_fields(params)
 
-
-async def _call(
-    name: str,
-    params: type[BaseModel],
-    fn: ActionFn,
-    is_async: bool,
-    declared: frozenset[str],
-    req: ActionRequest,
-) -> dict[str, Any]:
-    secrets: tuple[str, ...] = ()
-    try:
-        resolved, found = resolve_secret_fields(req.params, declared)
-        connection = _connection(req)
-        if connection is not None:
-            found |= connection.secrets
-        secrets = redaction_set(found)
-        parsed = _validate(name, params, resolved)
-        ctx = ActionContext(
-            run_id=req.run_id,
-            step=req.step,
-            idempotency_key=req.idempotency_key,
-            attempt=activity.info().attempt,
-            _secrets=secrets,
-            connection=connection,
-        )
-        token = current_secrets.set(secrets)
+    async def run(req: ActionRequest) -> dict[str, Any]:
+        started, outcome = time.monotonic(), "cancelled"
         try:
-            async with _Heartbeat():
-                if is_async:
-                    result = await fn(parsed, ctx)
-                else:
-                    result = await asyncio.to_thread(fn, parsed, ctx)
-        finally:
-            current_secrets.reset(token)
-        return redact(_jsonable(name, result), secrets)
-    except Exception as exc:  # every failure is classified here
-        err = to_application_error(exc)
-        if secrets:
-            err = redacted_error(err, secrets)
-        if err is exc:
+            with metrics.step_span(name, req.run_id, req.step):
+                result = await call(req)
+            outcome = "succeeded"
+            return result
+        except ApplicationError as err:
+            outcome = "non_retryable_error" if err.non_retryable else "retryable_error"
             raise
-        raise err from None
+        finally:
+            metrics.record(name, outcome, time.monotonic() - started)
+
+    async def call(req: ActionRequest) -> dict[str, Any]:
+        secrets: tuple[str, ...] = ()
+        try:
+            resolved, found = resolve_secret_fields(req.params, declared)
+            connection = _connection(req)
+            if connection is not None:
+                found |= connection.secrets
+            secrets = redaction_set(found)
+            parsed = _validate(name, params, resolved)
+            ctx = ActionContext(
+                run_id=req.run_id,
+                step=req.step,
+                idempotency_key=req.idempotency_key,
+                attempt=activity.info().attempt,
+                _secrets=secrets,
+                connection=connection,
+            )
+            token = current_secrets.set(secrets)
+            try:
+                async with _Heartbeat():
+                    if is_async:
+                        result = await fn(parsed, ctx)
+                    else:
+                        result = await asyncio.to_thread(fn, parsed, ctx)
+            finally:
+                current_secrets.reset(token)
+            return redact(_jsonable(name, result), secrets)
+        except Exception as exc:  # every failure is classified here
+            err = to_application_error(exc)
+            if secrets:
+                err = redacted_error(err, secrets)
+            if err is exc:
+                raise
+            raise err from None
+
+    return run
 
 
 def _connection(req: ActionRequest) -> ResolvedConnection | None:
@@ -181,4 +176,4 @@ class _Heartbeat:
             await asyncio.sleep(period)
 
 
-__all__ = ["HEARTBEAT_EVERY", "invoke"]
+__all__ = ["HEARTBEAT_EVERY", "ActivityBody", "wrap"]

@@ -18,7 +18,6 @@ rejected when a template is saved.
 from __future__ import annotations
 
 import importlib
-import inspect
 import logging
 import re
 import threading
@@ -32,9 +31,8 @@ from pydantic import BaseModel
 from temporalio import activity
 
 from activities.context import ActionContext, ActionFn
-from activities.invoke import invoke
+from activities.invoke import wrap
 from workflows.engine.io import ActionRequest
-from workflows.language.trust import secret_fields
 
 log = logging.getLogger("relayflow.actions")
 
@@ -88,12 +86,7 @@ def action(name: str, params: type[P]) -> Callable[[ActionFn], Callable[..., Any
         raise TypeError(f"action {name!r}: params must be a pydantic model class")
 
     def decorate(fn: ActionFn) -> Callable[..., Any]:
-        is_async = inspect.iscoroutinefunction(fn)
-        declared = secret_fields(params)
-
-        async def run(req: ActionRequest) -> dict[str, Any]:
-            return await invoke(name, params, fn, is_async, declared, req)
-
+        run = wrap(name, params, fn)
         run.__name__ = run.__qualname__ = f"action_{name.replace('-', '_').replace('.', '_')}"
         run.__doc__ = fn.__doc__
         run.__module__ = fn.__module__
