@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from workflows.language import cel_program
 from workflows.language import expressions as ex
 from workflows.language.expressions import (
     ExpressionError,
@@ -150,10 +151,10 @@ def test_non_finite_result_rejected() -> None:
 
 
 def test_compiled_programs_are_cached() -> None:
-    ex._compile.cache_clear()
+    cel_program.compiled.cache_clear()
     evaluate("input.amount + 1", SCOPE)
     evaluate("input.amount + 1", SCOPE)
-    info = ex._compile.cache_info()
+    info = cel_program.compiled.cache_info()
     assert info.hits >= 1 and info.misses == 1
 
 

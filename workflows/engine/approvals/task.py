@@ -25,6 +25,7 @@ from workflows.engine.approvals.records import (
     form_errors,
     required_votes,
 )
+from workflows.engine.approvals.seats import Seating, handed_over, seating
 from workflows.engine.io import DecideInput, PendingTask
 
 
@@ -80,6 +81,16 @@ class ApprovalTask(BaseModel):
 
     def decider(self, seat: str) -> str:
         return self.delegated.get(seat, seat)
+
+    def current_seating(self) -> Seating:
+        """The seats as they stand (`seats`, `delegated`, the deciders and their contacts)."""
+        return Seating(
+            seats=self.seat_list(),
+            delegated=dict(self.delegated),
+            users=list(self.users),
+            contacts=dict(self.contacts),
+            emails=list(self.emails),
+        )
 
     def stands_for(self) -> dict[str, list[str]]:
         """decider -> the seat owners they decide for (delegates only)."""
@@ -240,53 +251,25 @@ class ApprovalTask(BaseModel):
     def hand_over(self, actor: str, resolved: Resolved, now: datetime) -> None:
         """An assignee's own seat(s) go to the one user in `resolved` (SPEC §11); the
         count starts again, as for every reassignment."""
-        new = resolved.users[0]
-        seats: list[str] = []
-        delegated: dict[str, str] = {}
-        contacts = {u: e for u, e in self.contacts.items() if u != actor}
-        for seat in self.seat_list():
-            if self.decider(seat) == actor:
-                seat = new
-                if new in resolved.delegated:
-                    delegated[new] = resolved.delegated[new]
-            elif seat in self.delegated:
-                delegated[seat] = self.delegated[seat]
-            if seat not in seats:
-                seats.append(seat)
-        contacts.update(resolved.contacts)
+        handed = handed_over(self.current_seating(), actor, resolved, self.roles, self.pick)
         self.reassignments.append(
-            Reassignment(actor=actor, users=[new], at=now, reason="handover", discarded=self.votes)
+            Reassignment(
+                actor=actor,
+                users=[resolved.users[0]],
+                at=now,
+                reason="handover",
+                discarded=self.votes,
+            )
         )
         self.votes = []
-        self._assign(
-            Resolved(
-                users=seats,
-                roles=self.roles,
-                pick=self.pick,
-                delegated=delegated,
-                contacts=contacts,
-                emails=[contacts[u] for u in _deciders(seats, delegated) if u in contacts],
-            )
-        )
+        self._assign(handed)
 
     def _assign(self, resolved: Resolved) -> None:
-        seats = list(resolved.users)
-        delegated = {s: d for s, d in resolved.delegated.items() if s in seats and d != s}
-        barred = self.starter_barred
-        if barred is not None:  # the starter holds no seat, and stands in for nobody
-            seats = [s for s in seats if s != barred]
-            delegated = {s: d for s, d in delegated.items() if s != barred and d != barred}
-        self.seats, self.delegated = seats, delegated
-        self.users = _deciders(seats, delegated)
-        self.contacts = {u: e for u, e in resolved.contacts.items() if u in self.users}
-        if resolved.contacts:
-            self.emails = list(
-                dict.fromkeys(self.contacts[u] for u in self.users if u in self.contacts)
-            )
-        else:
-            self.emails = list(resolved.emails)
+        s = seating(resolved, self.starter_barred)
+        self.seats, self.delegated, self.users = s.seats, s.delegated, s.users
+        self.contacts, self.emails = s.contacts, s.emails
         self.roles, self.pick = list(resolved.roles), resolved.pick
-        self.required = required_votes(self.quorum, len(seats))
+        self.required = required_votes(self.quorum, len(s.seats))
 
     def _settled(self) -> str | None:
         """The outcome once it is certain.
@@ -307,8 +290,3 @@ class ApprovalTask(BaseModel):
         if all(counts[o] + remaining < self.required for o in self.outcomes[:-1]):
             return self.outcomes[-1]
         return None
-
-
-def _deciders(seats: list[str], delegated: dict[str, str]) -> list[str]:
-    """The people who decide `seats` (delegates in their owners' place), each once."""
-    return list(dict.fromkeys(delegated.get(s, s) for s in seats))
