@@ -72,6 +72,7 @@ BUILTIN_MODULES = (
 INTERNAL_MODULES = (
     "activities.assignees",
     "activities.task_notify",
+    "activities.subscriptions",
 )
 #: heartbeat period when the workflow set no heartbeat timeout
 HEARTBEAT_EVERY = 5.0
