@@ -18,7 +18,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import DateTime, Engine, bindparam, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from activities.delegation import _engine
@@ -29,15 +29,16 @@ log = logging.getLogger("relayflow.subscriptions")
 TABLE = "subscription_deliveries"
 #: rows kept per subscription (the API shows the newest 100)
 KEEP = 100
+_NOW = bindparam("now", type_=DateTime(timezone=True))
 _UPDATE = text(
     f"UPDATE {TABLE} SET status = :status, attempts = :attempts, last_error = :error, "
     "updated_at = :now WHERE subscription_id = :sub AND event_id = :event"
-)
+).bindparams(_NOW)
 _INSERT = text(
     f"INSERT INTO {TABLE} (subscription_id, event_id, run_id, type, status, attempts, "
     "last_error, created_at, updated_at) VALUES (:sub, :event, :run, :type, :status, "
     ":attempts, :error, :now, :now)"
-)
+).bindparams(_NOW)
 _TRIM = text(
     f"DELETE FROM {TABLE} WHERE subscription_id = :sub AND event_id NOT IN ("
     f"SELECT event_id FROM {TABLE} WHERE subscription_id = :sub "
