@@ -228,3 +228,76 @@ async def test_other_templates_and_earlier_runs_get_nothing_and_pay_nothing(
     assert json.loads(got[0].body)["type"] == "run.started"
     await unsubscribe(api, sub)
     await unsubscribe(api, tagged)
+
+
+async def test_waiting_decided_and_cancelled_runs_deliver_in_order(
+    subs_env: None, worker: Worker, api: httpx.AsyncClient, client: Client, rx: HttpReceiver
+) -> None:
+    name = unique("subs-order")
+    await save(api, fail_or_approve(name))
+    url = rx.script("/order", Reply(200, {"ok": True}))
+    sub = unique("order")
+    events = ["run.started", "run.waiting", "approval.decided", "run.completed", "run.cancelled"]
+    await subscribe(api, {"id": sub, "events": events, "template": name, "target": {"url": url}})
+    decided = await start(api, name, fail=False)
+    await _until_waiting(api, decided)
+    r = await api.post(
+        f"/runs/{decided}/steps/approve/decision",
+        json={"outcome": "approved"},
+        headers=auth("alice"),
+    )
+    assert r.status_code == 200, r.text
+    await client.get_workflow_handle(decided).result()
+    cancelled = await start(api, name, fail=False)
+    await _until_waiting(api, cancelled)
+    r = await api.post(f"/runs/{cancelled}/cancel", headers=auth("eve"))
+    assert r.status_code in (200, 202), r.text
+    got = await arrived(rx, "/order", 7, within=10)
+    by_run: dict[str, list[str]] = {}
+    for q in got:
+        b = json.loads(q.body)
+        by_run.setdefault(b["run_id"], []).append(b["type"])
+    assert by_run == {
+        decided: ["run.started", "run.waiting", "approval.decided", "run.completed"],
+        cancelled: ["run.started", "run.waiting", "run.cancelled"],
+    }
+    bodies = [json.loads(q.body) for q in got]
+    decision = next(b for b in bodies if b["type"] == "approval.decided")
+    assert decision["actor"] == "alice" and decision["data"]["outcome"] == "approved"
+    await unsubscribe(api, sub)
+
+
+async def test_a_redrive_keeps_what_its_run_pinned(
+    subs_env: None, worker: Worker, api: httpx.AsyncClient, client: Client, rx: HttpReceiver
+) -> None:
+    """The redrive of a run started after the subscription delivers; the redrive of a run
+    started before it does not (the subscription came later than the run)."""
+    name = unique("subs-redrive")
+    await save(api, fail_or_approve(name))
+    before = await start(api, name, fail=True)
+    await _result(client, before)
+    url = rx.script("/redrive", Reply(200, {"ok": True}))
+    sub = unique("redrive")
+    await subscribe(
+        api,
+        {"id": sub, "events": ["run.started", "run.failed"], "template": name, "target": {"url": url}},
+    )
+    after = await start(api, name, fail=True)
+    await _result(client, after)
+    assert len(await arrived(rx, "/redrive", 2)) == 2
+    for run_id in (before, after):
+        r = await api.post(f"/runs/{run_id}/redrive", headers=auth("eve"))
+        assert r.status_code == 202, r.text
+        await _result(client, run_id)
+    got = await arrived(rx, "/redrive", 4)
+    assert await deliverer_done(client, after)
+    assert not await _has_deliverer(client, before)
+    bodies = [json.loads(q.body) for q in rx.at("/redrive")]
+    assert [(b["run_id"], b["type"]) for b in bodies] == [
+        (after, "run.started"),
+        (after, "run.failed"),
+        (after, "run.started"),
+        (after, "run.failed"),
+    ]
+    assert len({q.header("X-Delivery-Id") for q in got}) == 4  # new events, new ids
+    await unsubscribe(api, sub)
