@@ -142,3 +142,27 @@ async def test_continue_as_new_and_subflow_children_keep_the_subscriptions(
     [child] = [b for b in bodies if b["run_id"] != run_id]
     assert (child["template"], child["type"]) == ("kid", "run.completed")
     assert child["run_id"].startswith(run_id)
+
+
+async def test_a_slack_target_gets_a_summary_line(client: Client, no_delivery_log: None) -> None:
+    failing = {"name": "doomed", "steps": [{"id": "boom", "fail": {"message": "out of budget"}}]}
+    with HttpReceiver(Reply(200, "ok")) as rx:
+        sub = PinnedSubscription(
+            id="ops-chat",
+            events=["run.failed"],
+            target={"action": "slack", "with": {"url": f"{rx.url}/slack", "text": ":fire:"}},
+        )
+        run_id = f"slack-{uuid.uuid4()}"
+        async with _worker(client) as w:
+            with pytest.raises(Exception):
+                await client.execute_workflow(
+                    TemplateWorkflow.run,
+                    RunInput(plan=plan(failing), subscriptions=[sub]),
+                    id=run_id,
+                    task_queue=w.task_queue,
+                )
+            [got] = await _wait(rx, 1)
+    text = got.json["text"]
+    assert text.startswith(":fire:\nrun.failed: run " + run_id + " (doomed@1), step boom")
+    assert "out of budget" in text
+    assert got.idempotency_key is not None
