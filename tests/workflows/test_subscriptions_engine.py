@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowFailureError
 from temporalio.worker import Worker
 
 from activities.subscriptions import deliver, give_up, hand_over
@@ -154,7 +154,7 @@ async def test_a_slack_target_gets_a_summary_line(client: Client, no_delivery_lo
         )
         run_id = f"slack-{uuid.uuid4()}"
         async with _worker(client) as w:
-            with pytest.raises(Exception):
+            with pytest.raises(WorkflowFailureError):
                 await client.execute_workflow(
                     TemplateWorkflow.run,
                     RunInput(plan=plan(failing), subscriptions=[sub]),
