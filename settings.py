@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     # and how far back a new, empty store reads closed runs
     analytics_interval: float = 2.0
     analytics_backfill: str = "30d"
+    # event subscriptions (SPEC §14): delivery retries back off from `initial` seconds,
+    # doubling up to `max`, for `for` seconds (24 h); a run's deliverer stops after `idle`
+    subscription_retry_initial: float = 1.0
+    subscription_retry_max: float = 300.0
+    subscription_retry_for: float = 86400.0
+    subscription_idle: float = 60.0
     # OpenTelemetry tracing: set to an OTLP/HTTP collector URL (e.g. http://127.0.0.1:4318)
     otel_exporter_otlp_endpoint: str | None = None
     # ---- limits and time limits (docs/operations.md, "Limits")

@@ -25,9 +25,10 @@ log = logging.getLogger("relayflow.worker")
 
 
 def workflows() -> list[type]:
+    from workflows.engine.deliveries import SubscriptionDeliveries
     from workflows.engine.workflow import TemplateWorkflow
 
-    return [TemplateWorkflow]
+    return [TemplateWorkflow, SubscriptionDeliveries]
 
 
 def interceptors() -> list[Any]:

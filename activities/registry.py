@@ -50,6 +50,7 @@ BUILTIN_MODULES = (
 INTERNAL_MODULES = (
     "activities.assignees",
     "activities.task_notify",
+    "activities.subscriptions",
 )
 
 

@@ -40,6 +40,7 @@ from api.routes import (
     recovery,
     runs,
     schedules,
+    subscriptions,
     template_tests,
     templates,
     triggers,
@@ -132,6 +133,7 @@ def create_app(
         app.include_router(module.router)
     for module in (actions, template_tests):  # SPEC §13
         app.include_router(module.router)
+    app.include_router(subscriptions.router)  # SPEC §14
     for people in (me, decisions, ui_routes, ui_links):  # SPEC §11
         app.include_router(people.router)
     return app

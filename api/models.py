@@ -136,3 +136,45 @@ class Delegation(SQLModel, table=True):
     updated_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
     )
+
+
+class SubscriptionRow(SQLModel, table=True):
+    """A run event subscription (SPEC §14): which events of which runs go where.
+
+    Runs pin the subscriptions matching them when they start (`RunInput.subscriptions`);
+    deleting one stops its deliveries (the worker checks before each)."""
+
+    __tablename__ = "subscriptions"
+
+    id: str = Field(primary_key=True, max_length=100)
+    events: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    template: str | None = Field(default=None, max_length=100, index=True)
+    tags: dict[str, str] = Field(sa_column=Column(JSON, nullable=False))
+    #: `{url, secret?}` | `{connection, path?, secret?}` | `{action, with}` (secret NAMES only)
+    target: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+    created_by: str | None = Field(default=None, max_length=200)
+
+
+class SubscriptionDelivery(SQLModel, table=True):
+    """One event delivered (or being retried) to one subscription; written by the workers
+    (`activities.subscription_log`), the newest 100 kept per subscription."""
+
+    __tablename__ = "subscription_deliveries"
+
+    subscription_id: str = Field(primary_key=True, max_length=100)
+    event_id: str = Field(primary_key=True, max_length=100)
+    run_id: str = Field(max_length=300)
+    type: str = Field(max_length=50)
+    #: delivered | retrying | failed | skipped
+    status: str = Field(max_length=20)
+    attempts: int = 0
+    last_error: str | None = Field(default=None)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False, index=True)
+    )
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )

@@ -16,6 +16,7 @@ from cli import (  # noqa: F401 - registers the commands
     cmd_runs,
     cmd_schedules,
     cmd_stats,
+    cmd_subscriptions,
     cmd_templates,
 )
 from cli.app import API_ERROR, EXIT_CODES, FAILED, OK, USAGE, app

@@ -190,6 +190,7 @@ async def redrive(
             session, [plan.template, *(s.template for s in subflows.values())]
         ),
         redrive=redrive,
+        subscriptions=previous.subscriptions,
     )
     await run_checks.check_payload(inp, settings)
     memo = {

@@ -20,7 +20,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.registry import action_models
 from api.errors import Conflict, ErrorItem, Invalid, loc_str
 from api.schemas import TAGS_MAX_BYTES, tags_size
-from api.services import registry, run_checks
+from api.services import registry, run_checks, subscriptions
 from settings import Settings
 from workflows.engine import search_attributes as sa
 from workflows.engine.io import WORKFLOW_TYPE, RunInput
@@ -128,15 +128,19 @@ async def prepare(
     parsed = registry.parsed(session, row)
     await run_checks.check_schema(lambda: check_input(parsed.input_schema, data), settings)
     subflows, pins = await pin_subflows(session, parsed)
+    run_tags = dict(tags or {})
     run = RunInput(
         plan=compile_template(parsed, row.version),
         input=data,
         subflows=subflows,
         subflow_versions=pins,
         started_by=started_by,
-        tags=dict(tags or {}),
+        tags=run_tags,
         connections=await pin_connections(
             session, [parsed, *(s.template for s in subflows.values())]
+        ),
+        subscriptions=await subscriptions.pin(
+            session, [parsed.name, *(s.name for s in subflows.values())], run_tags
         ),
     )
     await run_checks.check_payload(run, settings)

@@ -67,6 +67,22 @@ class RedriveInput(BaseModel):
     children: dict[str, RedriveInput] = Field(default_factory=dict)
 
 
+class PinnedSubscription(BaseModel):
+    """An event subscription (SPEC §14) as a run pinned it at start.
+
+    `target`: `{url, secret?}` | `{connection, path?, secret?}` | `{action, with}`
+    (`secret`: a secret NAME, read by the worker at delivery time); `connection`:
+    the non-secret part of the target's connection, pinned like the steps' (SPEC §8).
+    """
+
+    id: str
+    events: list[str] = Field(default_factory=list)
+    template: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+    target: dict[str, Any] = Field(default_factory=dict)
+    connection: dict[str, Any] | None = None
+
+
 @contains_template
 class RunInput(BaseModel):
     """Input of `TemplateWorkflow`. The workflow id is the run id."""
@@ -89,6 +105,9 @@ class RunInput(BaseModel):
     # a template test (SPEC §13; workflows.engine.testmode): mocks, scripted decisions,
     # no timers or notifications. None for every real run
     test: TestPlan | None = None
+    # event subscriptions (SPEC §14) that matched the run's templates and tags at start;
+    # carried to continue-as-new, subflow children and redrives (empty: nothing delivered)
+    subscriptions: list[PinnedSubscription] = Field(default_factory=list)
 
     def connection_for(self, with_: dict[str, Any] | None) -> dict[str, Any] | None:
         """The pinned connection a step's `with:` names (`connection: NAME`), if any."""

@@ -9,7 +9,8 @@ knows no step kind: plug-ins (approvals, SLA) attach through the hooks below fro
 
 Hooks: `on_start` (sync, at the start of every run, also after continue-as-new),
 `idle_checks` (all true → continue-as-new may happen), `before_close` (awaited before
-the run returns, fails or ends cancelled), `pending_sources` (the status document's
+the run returns, fails or ends cancelled), `after_close` (awaited after the `run.closed`
+event, before the run returns: hand over what that event started), `pending_sources` (the status document's
 `pending`), `step_wrappers` (`ctx -> async context manager` around every step runner),
 `before_carry` (flush live state into `ext`), `on_change` (after every state change).
 
@@ -80,6 +81,7 @@ class Runtime(Continuation):
         self.on_start: list[Callable[[], None]] = []
         self.idle_checks: list[Callable[[], bool]] = [lambda: not self._background]
         self.before_close: list[Callable[[], Awaitable[None]]] = []
+        self.after_close: list[Callable[[], Awaitable[None]]] = []
         self.pending_sources: list[Callable[[], list[PendingTask]]] = []
         # extra `Assignees` keys (held steps: role:operator), joined to the open tasks'
         self.assignee_sources: list[Callable[[], list[str]]] = []

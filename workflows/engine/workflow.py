@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     import workflows.engine.metrics as metrics
     import workflows.engine.scheduler as scheduler
     import workflows.engine.sla as sla
+    import workflows.engine.subscriptions as subscriptions
     import workflows.engine.testmode as testmode
     from workflows.engine.deadline import ERROR_TYPE as DEADLINE_EXCEEDED
     from workflows.engine.deadline import Deadline
@@ -53,6 +54,7 @@ class TemplateWorkflow:
         incidents.install(self.rt)
         if testmode.install(self.rt) is None:  # a template test counts in no series
             metrics.install(self.rt)
+            subscriptions.install(self.rt)  # nothing unless the run pinned a matching one
 
     @workflow.run
     async def run(self, inp: RunInput) -> dict[str, Any]:
@@ -94,6 +96,8 @@ class TemplateWorkflow:
         await rt.drain()  # let in-flight notifications finish
         rt.changed()
         rt.emit(events.RUN_CLOSED, rt.failing, state=rt.closed_state, error=rt.error)
+        for hook in rt.after_close:
+            await hook()
 
     async def _expire(self, rt: Runtime, top: asyncio.Task[Any], deadline: Deadline) -> None:
         """The run deadline passed: cancel what runs (cleanup steps run), then fail."""

@@ -158,6 +158,7 @@ async def run(ctx: StepContext, step: SubflowStep) -> Any:
                 started_by=rt.inp.started_by,
                 tags=rt.inp.tags,
                 redrive=redrive,
+                subscriptions=rt.inp.subscriptions,
             ),
             id=cid,
             parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
