@@ -128,10 +128,10 @@ async def run(ctx: StepContext, step: ForeachStep) -> Any:
             if rt.failing is not None:
                 stopped = True
                 break
-            i = next(pending, None)
-            if i is None:
+            nxt = next(pending, None)
+            if nxt is None:
                 break
-            running[asyncio.create_task(ctx.run_body(frame(i)))] = i
+            running[asyncio.create_task(ctx.run_body(frame(nxt)))] = nxt
         if not running:
             break
         try:
