@@ -18,6 +18,7 @@ status document (workflows.engine.bodies).
 from __future__ import annotations
 
 import asyncio
+import bisect
 from typing import Annotated, Any, ClassVar
 
 from pydantic import Field
@@ -97,6 +98,9 @@ async def run(ctx: StepContext, step: ForeachStep) -> Any:
     done: dict[str, Any] = progress.setdefault("done", {})
     failed: dict[str, list[str]] = progress.setdefault("failed", {})
     log = Bodies(rt, ctx.address, spec.steps, progress, fresh=not ctx.resuming)
+    st = ctx.status
+    if not ctx.resuming:
+        st.failed_items = None
     frames: dict[int, Frame] = {}
 
     def frame(i: int) -> Frame:
@@ -109,6 +113,8 @@ async def run(ctx: StepContext, step: ForeachStep) -> Any:
             done[str(i)] = rt.frame_outputs(frame(i))
         else:
             failed[str(i)] = list(failure)
+            st.failed_items = st.failed_items or []
+            bisect.insort(st.failed_items, i)  # listed as they fail
         frames.pop(i, None)
         log.finished(i, failure is not None)
 
@@ -154,8 +160,6 @@ async def run(ctx: StepContext, step: ForeachStep) -> Any:
         ctx.set_detail(_detail(len(done), len(failed), n))
     if cancelled:
         raise asyncio.CancelledError()
-    st = ctx.status
-    st.failed_items = sorted(int(k) for k in failed) or None
     if len(failed) > allowed or (stopped and len(done) + len(failed) < n):
         # for a redrive: the outputs of succeeded items no longer listed
         log.summary.outputs = {
