@@ -1,4 +1,5 @@
-"""Issue 20: a long loop must not push the status document past the gRPC message limit.
+"""Issue 20: a long loop must not push the status document past the gRPC message limit
+(and foreach `tolerated_failures` is checked at save time).
 
 Before, every iteration's nested statuses stayed in the document: after a 30,000-
 iteration loop `GET /runs/{id}` showed no steps and the open approval left /inbox.
@@ -83,3 +84,27 @@ async def test_long_loop_keeps_status_small_and_approval_in_inbox(
 
     got = await eventually(completed, timeout=30)
     assert got and got["output"] == {"count": N, "decision": "approved"}
+
+
+@pytest.mark.parametrize("bad", [-1, "150%", "abc"])
+async def test_bad_tolerated_failures_is_422_naming_the_field(
+    api: httpx.AsyncClient, bad: Any
+) -> None:
+    doc = {
+        "name": unique("tolerance"),
+        "steps": [
+            {
+                "id": "fe",
+                "foreach": {
+                    "items": "[1, 2, 3]",
+                    "tolerated_failures": bad,
+                    "steps": [{"id": "s", "set": {"a": "${{ item }}"}}],
+                },
+            }
+        ],
+    }
+    r = await api.post("/templates", json=doc, headers=auth("dana"))
+    assert r.status_code == 422, r.text
+    assert [e["loc"] for e in r.json()["errors"]] == ["steps[0].foreach.tolerated_failures"]
+    doc["steps"][0]["foreach"]["tolerated_failures"] = "50%"
+    await save(api, doc)
