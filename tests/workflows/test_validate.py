@@ -306,7 +306,7 @@ def test_subflow_input_checked_against_child_schema() -> None:
     ]
 
 
-@pytest.mark.parametrize("bad", [-1, "150%", "abc", "-5%", "5 %", 2.5])
+@pytest.mark.parametrize("bad", [-1, "150%", "abc", "-5%", "5 %", "10", 2.5, True])
 def test_foreach_tolerated_failures_refused(bad: Any) -> None:
     fe = {"id": "fe", "foreach": {"items": "[1, 2]", "tolerated_failures": bad, "steps": [{"id": "s", "set": {"a": 1}}]}}
     findings = _v(_steps(fe))

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import re
 from typing import Annotated, Any, ClassVar
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from temporalio import workflow
 
 from workflows.engine.bodies import Bodies
@@ -43,6 +44,20 @@ class Foreach(Strict):
     concurrency: int = Field(10, ge=1, le=1000)
     #: failed items the step tolerates: a count, or a percentage of the items (`10%`)
     tolerated_failures: Annotated[int, Field(ge=0)] | Annotated[str, Field(pattern=PERCENT)] = 0
+
+    @field_validator("tolerated_failures", mode="before")
+    @classmethod
+    def _tolerance(cls, v: Any) -> Any:
+        """One clear sentence instead of an error per union member."""
+        ok = (isinstance(v, int) and not isinstance(v, bool) and v >= 0) or (
+            isinstance(v, str) and re.match(PERCENT, v) is not None
+        )
+        if not ok:
+            raise ValueError(
+                f"must be a count (0 or more) or a percentage of the items from 0% to 100% "
+                f"(e.g. `10%`), got {v!r}"
+            )
+        return v
 
 
 class ForeachStep(StepBase):
