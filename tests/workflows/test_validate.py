@@ -304,3 +304,16 @@ def test_subflow_input_checked_against_child_schema() -> None:
             "does not match the input_schema of 'child': 'amount' is a required property",
         )
     ]
+
+
+@pytest.mark.parametrize("bad", [-1, "150%", "abc", "-5%", "5 %", "10", 2.5, True])
+def test_foreach_tolerated_failures_refused(bad: Any) -> None:
+    fe = {"id": "fe", "foreach": {"items": "[1, 2]", "tolerated_failures": bad, "steps": [{"id": "s", "set": {"a": 1}}]}}
+    findings = _v(_steps(fe))
+    assert findings and all(loc.startswith("steps[0].foreach.tolerated_failures") for loc, _ in findings), findings
+
+
+@pytest.mark.parametrize("ok", [0, 3, "0%", "25%", "100%"])
+def test_foreach_tolerated_failures_accepted(ok: Any) -> None:
+    fe = {"id": "fe", "foreach": {"items": "[1, 2]", "tolerated_failures": ok, "steps": [{"id": "s", "set": {"a": 1}}]}}
+    assert _v(_steps(fe)) == []

@@ -26,9 +26,16 @@ from temporalio import workflow
 
 from workflows.engine.io import StepStatus
 
-# continue-as-new once history passes this many events (or when Temporal suggests it);
-# overridable per run with `RunInput.carry = {"options": {"history_limit": N}}`
+# continue-as-new before history reaches this many events (or when Temporal suggests
+# it); overridable per run with `RunInput.carry = {"options": {"history_limit": N}}`.
+# By default the drain is reserved for (below), so no execution reaches the limit; a
+# run with its own `history_limit` drains from the limit on unless it also sets
+# `"reserve_drain": true` (kept so recorded histories replay unchanged)
 HISTORY_LIMIT = 10_000
+# events one in-flight activity/child costs while draining (started, completed and a
+# workflow task of three), and what the continue-as-new itself costs, with margin
+DRAIN_EVENTS_PER_CALL = 5
+DRAIN_EVENTS_FIXED = 20
 # in-memory step starts allowed in one workflow activation before a 1 ms timer yields,
 # keeping every activation far below Temporal's 2 s deadlock detector
 STEPS_PER_ACTIVATION = 500
@@ -94,10 +101,12 @@ class Continuation:
 
     def _should_continue(self) -> bool:
         info = workflow.info()
-        return (
-            info.is_continue_as_new_suggested()
-            or info.get_current_history_length() >= self.history_limit
-        )
+        length = info.get_current_history_length()
+        if self.options.get("reserve_drain", "history_limit" not in self.options):
+            # stop early enough that the drain (every call in flight finishing, one
+            # activation each) and the continue-as-new still fit under the limit
+            length += DRAIN_EVENTS_PER_CALL * self._inflight + DRAIN_EVENTS_FIXED
+        return info.is_continue_as_new_suggested() or length >= self.history_limit
 
     async def _yield_if_busy(self) -> None:
         """After STEPS_PER_ACTIVATION step starts in one activation, every task waits

@@ -31,6 +31,29 @@ class StepStatus(BaseModel):
     carried: bool = False
     #: times the step was held (`on_failure: hold`) and how each was resolved
     incidents: list[Incident] | None = None
+    #: foreach: indices of the failed items (within `tolerated_failures`, or the step failed)
+    failed_items: list[int] | None = None
+    #: foreach/loop: finished items/iterations summarised (workflows.engine.bodies)
+    body: BodySummary | None = None
+
+
+class BodySummary(BaseModel):
+    """The finished items (foreach) or iterations (loop) of a step with a body.
+
+    Only the most recent finished bodies (and the first failed ones) keep their nested
+    step statuses in the status document; the others are `pruned` and counted here, so
+    a 30,000-iteration loop's status document stays small (workflows.engine.bodies).
+    """
+
+    #: finished items/iterations by outcome (`succeeded`, `failed`)
+    counts: dict[str, int] = Field(default_factory=dict)
+    #: how many finished items/iterations no longer list their nested steps
+    pruned: int = 0
+    #: what the `set` steps of pruned bodies wrote (oldest first), for a redrive's `vars`
+    vars: dict[str, Any] | None = None
+    #: a failed/cancelled foreach: index -> output of each pruned item that succeeded,
+    #: so a redrive keeps it (a succeeded foreach has them in its `output`)
+    outputs: dict[int, Any] | None = None
 
 
 class Incident(BaseModel):
@@ -63,6 +86,9 @@ class RedriveInput(BaseModel):
     vars: dict[str, Any] = Field(default_factory=dict)
     #: loop address -> the iteration it resumes at (the one that failed)
     loops: dict[str, int] = Field(default_factory=dict)
+    #: foreach address -> index -> output of the pruned items that succeeded (they do not
+    #: run again; items still listed are carried through `steps`)
+    items: dict[str, dict[int, Any]] = Field(default_factory=dict)
     #: subflow step address -> the redrive of its failed child run
     children: dict[str, RedriveInput] = Field(default_factory=dict)
 

@@ -13,11 +13,14 @@ iteration), in dependency order:
 - cleanup and compensation steps (any other `run_if`) are never carried, and neither is
   anything downstream of a step that runs again: they are evaluated anew;
 - a failed or cancelled `foreach` runs again, each item keeping its carried nested
-  steps (an item whose steps were all carried runs nothing); a failed `loop` resumes at
+  steps (an item whose steps were all carried runs nothing); items pruned from the
+  status document (workflows.engine.bodies) that succeeded keep their output
+  (`RedriveInput.items`), pruned failed items run again from scratch; a failed `loop` resumes at
   the iteration it stopped in (earlier iterations are kept as they were); a failed
   `subflow` step starts its child again as a redrive of the child's failed run (the API
   builds that child's plan the same way, `children`);
-- `vars` are what the carried `set` steps wrote, in the order they finished.
+- `vars` are what the carried `set` steps wrote, in the order they finished (what the
+  `set` steps of pruned items/iterations wrote comes first: they finished earlier).
 """
 
 from __future__ import annotations
@@ -50,6 +53,9 @@ def seed(rt: Seedable, redrive: RedriveInput) -> None:
     for address, iteration in redrive.loops.items():
         rt.progress[address] = {"iteration": iteration}
         rt.seeded.add(address)
+    for address, outputs in redrive.items.items():
+        rt.progress[address] = {"done": {str(i): out for i, out in outputs.items()}}
+        rt.seeded.add(address)
 
 
 def path_of(address: str) -> str:
@@ -75,8 +81,9 @@ def plan(template: Template, statuses: Mapping[str, StepStatus]) -> tuple[Redriv
     the addresses of the failed `subflow` steps whose children are to be redriven too."""
     out = RedriveInput()
     children: list[str] = []
-    _frame(template.steps, "", statuses, out, children)
-    out.vars = _vars(template, out.steps)
+    pruned: dict[str, Any] = {}
+    _frame(template.steps, "", statuses, out, children, pruned)
+    out.vars = {**pruned, **_vars(template, out.steps)}
     return out, children
 
 
@@ -86,6 +93,7 @@ def _frame(
     statuses: Mapping[str, StepStatus],
     out: RedriveInput,
     children: list[str],
+    pruned: dict[str, Any],
 ) -> None:
     by_id = {s.id: s for s in steps}
     carried: set[str] = set()
@@ -96,13 +104,15 @@ def _frame(
             continue
         if not all(d in carried for d in step.depends_on):
             continue
+        if st.body is not None and st.body.vars and st.state != "skipped":
+            pruned.update(st.body.vars)  # what its pruned items/iterations wrote
         if st.state == "succeeded":
             carried.add(sid)
             out.steps[address] = _carried(st)
             _copy_nested(address, statuses, out)
         elif st.state in ("failed", "cancelled"):
             if step.body():
-                _body(step, address, statuses, out, children)
+                _body(step, address, statuses, out, children, pruned)
             elif step.kind == "subflow":
                 children.append(address)
 
@@ -113,8 +123,12 @@ def _body(
     statuses: Mapping[str, StepStatus],
     out: RedriveInput,
     children: list[str],
+    pruned: dict[str, Any],
 ) -> None:
     """A foreach reruns every item keeping what succeeded; a loop resumes at its last iteration."""
+    st = statuses[address]
+    if step.kind == "foreach" and st.body is not None and st.body.outputs:
+        out.items[address] = dict(st.body.outputs)  # pruned items that succeeded
     head = f"{address}["
     indexes = sorted({int(k[len(head) : k.index("]", len(head))]) for k in statuses if k.startswith(head)})
     if not indexes:
@@ -126,7 +140,7 @@ def _body(
             _copy_nested(f"{address}[{i}]", statuses, out)
         indexes = [last]
     for i in indexes:
-        _frame(step.body(), f"{address}[{i}].", statuses, out, children)
+        _frame(step.body(), f"{address}[{i}].", statuses, out, children, pruned)
 
 
 def _copy_nested(address: str, statuses: Mapping[str, StepStatus], out: RedriveInput) -> None:

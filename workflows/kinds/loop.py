@@ -7,7 +7,8 @@ the step; when the run is failing, no new iteration starts and the running one s
 no new nested step (StepStopped from `run_dag`): the step ends `cancelled`. Reaching
 `max_iterations` with `until` still false fails the step. Output: the last
 iteration's outputs, `{<child id>: <child output>}`. The current iteration number is
-saved as progress for continue-as-new.
+saved as progress for continue-as-new; finished iterations beyond the last few are
+pruned from the status document (workflows.engine.bodies).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
+from workflows.engine.bodies import Bodies
 from workflows.engine.context import StepContext, StepFailure
 from workflows.language.checker import Checker, Scope
 from workflows.language.expressions import evaluate
@@ -49,13 +51,17 @@ def check(c: Checker, step: LoopStep, loc: str, here: Scope) -> None:
 
 async def run(ctx: StepContext, step: LoopStep) -> Any:
     rt, spec = ctx.rt, step.loop
-    start = int((ctx.progress or {}).get("iteration", 0))
+    progress = dict(ctx.progress or {})
+    log = Bodies(rt, ctx.address, spec.steps, progress, fresh=not ctx.resuming)
+    start = int(progress.get("iteration", 0))
+    ctx.save_progress(progress)
     for i in range(start, spec.max_iterations):
         rt.stop_if_failing()
-        ctx.save_progress({"iteration": i})
+        progress["iteration"] = i
         ctx.set_detail(f"iteration {i + 1}/{spec.max_iterations}")
         frame = ctx.body_frame(i, {"iteration": i}, spec.steps)
         failure = await ctx.run_body(frame)
+        log.finished(i, failure is not None)
         if failure is not None:
             raise StepFailure(f"{failure[0]}: {failure[1]}")
         done = evaluate(spec.until, rt.scope(frame))
