@@ -272,6 +272,12 @@ def codec(c: dict[str, Any]) -> list[str]:
     ]
 
 
+def _bigfan(result: dict[str, Any]) -> list[str]:
+    from bench import bigfan  # type: ignore[attr-defined]  # written separately; present if it ran
+
+    return [*bigfan.report(result).splitlines(), ""]
+
+
 def render(res: dict[str, Any]) -> str:
     lines = [
         "# relayflow benchmarks",
@@ -283,12 +289,15 @@ def render(res: dict[str, Any]) -> str:
         "",
         "## How to run",
         "",
-        "- `make bench` (= `python -m bench`): everything below, about 8–12 minutes on 2 shared "
-        "cores; `python -m bench --quick` is a 3-minute smoke run with small counts; "
-        "`--only overhead,faults` runs a subset. Raw numbers: `docs/benchmarks.json`.",
+        "- `make bench` (= `python -m bench`): everything below but the long sections, about 20 "
+        "minutes on 2 shared cores; `python -m bench --quick` is a smoke run with small counts "
+        "(about 4 minutes); `--only overhead,faults` runs a subset (sections: overhead, approvals, "
+        "api_overhead, faults, profile, codec, analytics, startsize, scaleout, api_latency, bigfan); "
+        "`--long` adds the long ones (bigfan). Raw numbers: `docs/benchmarks.json`.",
         "- One piece at a time: `python -m bench.overhead [--quick]`, `python -m bench.approvals N`, "
         "`python -m bench.api_overhead N`, `python -m bench.faults N worker,server,api`, "
-        "`python -m bench.profile N` (needs `py-spy`, in the test extras), `python -m bench.codec [--quick]`.",
+        "`python -m bench.profile N` (needs `py-spy`, in the test extras), `python -m bench.codec [--quick]`, "
+        "`python -m bench.startsize`, `python -m bench.scaleout [--quick]`, `python -m bench.api_latency N`.",
         "- In the test suite: `tests/bench/test_faults_short.py` (30 runs through worker SIGKILLs, "
         "an API SIGKILL and a Temporal restart, < 60 s) and `tests/bench/test_overhead_short.py` "
         "(history of a linear run = the hand-written one). Very long runs (3,000-iteration loop, "
@@ -320,6 +329,23 @@ def render(res: dict[str, Any]) -> str:
         lines += [analytics.BEGIN, analytics.TITLE, "", *analytics.render(res["analytics"]), analytics.END, ""]
     else:
         lines += [analytics.BEGIN, analytics.TITLE, "", "(not run)", analytics.END, ""]
+    from bench import api_latency, scaleout, startsize
+    later = (
+        ("startsize", "## 8. Start input size of the built-in templates", startsize.report),
+        ("scaleout", "## 9. Scale-out: 1, 2 and 4 worker processes", scaleout.report),
+        ("api_latency", "## 10. API latency with many open runs", api_latency.report),
+        ("bigfan", "## 11. Big fan-out", _bigfan),
+    )
+    for key, title, fn in later:
+        lines += [title, ""]
+        if key not in res:
+            lines += ["(not run; `--long` or `--only bigfan` runs it)" if key == "bigfan" else "(not run)", ""]
+        elif "error" in res[key] and len(res[key]) == 1:
+            lines += [f"Failed: `{res[key]['error']}`", ""]
+        elif "skipped" in res[key]:
+            lines += [f"Skipped: {res[key]['skipped']}", ""]
+        else:
+            lines += fn(res[key])
     if FINDINGS.exists():
         lines += ["## Findings and what changed", "", FINDINGS.read_text().strip(), ""]
     return "\n".join(lines)
