@@ -200,20 +200,23 @@ async def measure_shape(
     return out
 
 
-def batch_size(activities: int, scale: float) -> int:
+def batch_size(activities: int, scale: float, floor: int | None = None) -> int:
     """Runs per batch: about `scale` × 300 activities per batch, at least 2 waves of 10
-    (one wave for the long linear-100)."""
-    return max(20 if activities <= 20 else 10, round(scale * 300 / activities))
+    (one wave for the long linear-100); `floor` overrides that minimum (smoke runs)."""
+    if floor is None:
+        floor = 20 if activities <= 20 else 10
+    return max(floor, round(scale * 300 / activities))
 
 
 async def run(
-    shapes: list[str] | None = None, rounds: int = 4, scale: float = 1.0, concurrency: int = 10
+    shapes: list[str] | None = None, rounds: int = 4, scale: float = 1.0, concurrency: int = 10,
+    floor: int | None = None,
 ) -> dict[str, Any]:
     """The overhead bench on a fresh dev server; one result dict per shape."""
     results = []
     async with harness.rig(plain_worker=True) as rig:
         for shape in shapes or list(SHAPES):
-            n = batch_size(SHAPES[shape][1], scale)
+            n = batch_size(SHAPES[shape][1], scale, floor)
             res = await measure_shape(rig, shape, rounds, n, concurrency)
             results.append(res)
             vp, vw = res["vs"]["relayflow/plain"], res["vs"]["relayflow/handwritten"]

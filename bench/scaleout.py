@@ -100,14 +100,25 @@ def sdk_defaults() -> dict[str, Any]:
 
 
 def slot_settings() -> dict[str, Any]:
-    """The Worker options that bound a worker's concurrency: the SDK's value when unset, and
-    whether `worker.py` passes its own (then its settings decide)."""
+    """The Worker options that bound a worker's concurrency: the SDK's value when unset,
+    whether `worker.py` names the option, and the value of a setting named after it
+    (e.g. `worker_max_concurrent_activities`), if `settings.Settings` has one."""
+    from settings import get_settings
+
     defaults = sdk_defaults()
     source = (ROOT / "worker.py").read_text()
-    return {
-        name: {"sdk_default": defaults.get(name), "set_in_worker_py": bool(re.search(rf"\b{name}\b", source))}
-        for name in SLOT_OPTIONS
-    }
+    current = get_settings()
+    fields = list(type(current).model_fields)
+    out = {}
+    for name in SLOT_OPTIONS:
+        setting = next((f for f in fields if name in f), None)
+        out[name] = {
+            "sdk_default": defaults.get(name),
+            "set_in_worker_py": bool(re.search(rf"\b{name}\b", source)),
+            "setting": setting,
+            "value": getattr(current, setting) if setting else None,
+        }
+    return out
 
 
 class BenchWorker(Proc):
@@ -299,10 +310,14 @@ def report(res: dict[str, Any]) -> list[str]:
             f"{sum(r['worker_busy'].values()):.2f} ({each}) / {r['server_busy']:.2f} / {r['client_busy']:.2f} | "
             + ", ".join(f"{k}: {v}" for k, v in sorted(acts.items())) + f" | {r['failed']} |"
         )
-    slot_text = "; ".join(
-        f"`{k}` {v['sdk_default']}" + (" (set in worker.py)" if v["set_in_worker_py"] else "")
-        for k, v in slots.items()
-    )
+    def slot(k: str, v: dict[str, Any]) -> str:
+        if v.get("setting") and v["set_in_worker_py"]:
+            return f"`{k}` {v['value']} (setting `{v['setting']}`; SDK default {v['sdk_default']})"
+        if v["set_in_worker_py"]:
+            return f"`{k}` set in worker.py (SDK default {v['sdk_default']})"
+        return f"`{k}` {v['sdk_default']} (SDK default)"
+
+    slot_text = "; ".join(slot(k, v) for k, v in slots.items())
     k = res["kill"]
     out = [
         f"One dev server; 1, 2 and 4 `python -m bench.scaleworker` processes (= `worker.py` + the "
