@@ -66,7 +66,7 @@ def plan(quick: bool) -> dict[str, Any]:
     """What each section runs with, full or quick."""
     if quick:
         return {
-            "overhead": lambda: overhead.run(rounds=2, scale=0.1, floor=6),
+            "overhead": lambda: overhead.run(rounds=2, scale=0.1, floor=6, unloaded_runs=2),
             "approvals": lambda: approvals.run(n=50, reads=100),
             "api_overhead": lambda: api_overhead.run(n=50),
             "faults": lambda: faults.run(n=30),
@@ -79,7 +79,7 @@ def plan(quick: bool) -> dict[str, Any]:
             "bigfan": lambda: bigfan(quick=True),
         }
     return {
-        "overhead": lambda: overhead.run(rounds=5, scale=0.5),
+        "overhead": lambda: overhead.run(rounds=5, scale=0.5, unloaded_runs=4),
         "approvals": lambda: approvals.run(n=1000, reads=400),
         "api_overhead": lambda: api_overhead.run(n=200),
         "faults": lambda: faults.run(n=200),

@@ -200,19 +200,27 @@ async def measure_shape(
     return out
 
 
+#: the shape the unloaded (one run at a time) per-step latency is measured on
+UNLOADED_SHAPE = "linear-20"
+
+
 def batch_size(activities: int, scale: float, floor: int | None = None) -> int:
     """Runs per batch: about `scale` × 300 activities per batch, at least 2 waves of 10
     (one wave for the long linear-100); `floor` overrides that minimum (smoke runs)."""
     if floor is None:
         floor = 20 if activities <= 20 else 10
+    elif activities > 20:
+        floor = max(2, floor // 3)
     return max(floor, round(scale * 300 / activities))
 
 
 async def run(
     shapes: list[str] | None = None, rounds: int = 4, scale: float = 1.0, concurrency: int = 10,
-    floor: int | None = None,
+    floor: int | None = None, unloaded_runs: int = 4,
 ) -> dict[str, Any]:
-    """The overhead bench on a fresh dev server; one result dict per shape."""
+    """The overhead bench on a fresh dev server; one result dict per shape, then the
+    unloaded per-step latency (`UNLOADED_SHAPE`, one run at a time, `unloaded_runs` per
+    side and round, 2 rounds)."""
     results = []
     async with harness.rig(plain_worker=True) as rig:
         for shape in shapes or list(SHAPES):
@@ -227,7 +235,14 @@ async def run(
                 + " ".join(f"{s[:2]}={res[s]['history']['min']}..{res[s]['history']['max']}" for s in SIDES),
                 flush=True,
             )
-    return {"shapes": results, "rounds": rounds, "concurrency": concurrency}
+        # per-step latency without queueing: one run in flight, the histories' event times
+        unloaded = await measure_shape(
+            rig, UNLOADED_SHAPE, rounds=2, n=unloaded_runs, concurrency=1,
+            history_sample=2, step_sample=10_000,
+        )
+        a = unloaded["vs"]["relayflow/plain"]["step_added"]
+        print(f"  unloaded {UNLOADED_SHAPE}: step added p50 {a['step_p50_ms']:.2f} ms p99 {a['step_p99_ms']:.2f} ms", flush=True)
+    return {"shapes": results, "rounds": rounds, "concurrency": concurrency, "unloaded": unloaded}
 
 
 if __name__ == "__main__":

@@ -77,6 +77,7 @@ def overhead(o: dict[str, Any]) -> list[str]:
         "exec = started → completed), relayflow minus plain. Parallel shapes overlap steps, so "
         "their run-latency figure understates the per-step cost.",
         "",
+        *_unloaded(o.get("unloaded")),
         "### relayflow vs the wrapped baseline (as in earlier reports)",
         "",
         "| shape | acts | runs/s rf / wrapped | **tput ratio** (per-round median; min–max) | "
@@ -126,6 +127,37 @@ def overhead(o: dict[str, Any]) -> list[str]:
         "Parallel shapes vary in the number of workflow tasks on *every* side: activity "
         "completions that arrive together are batched into one workflow task, which is timing, "
         "not engine work (min–max over the sampled runs).",
+        "",
+    ]
+    return out
+
+
+def _unloaded(u: dict[str, Any] | None) -> list[str]:
+    """Per-step latency with one run in flight (no queueing), from the histories."""
+    if not u:
+        return []
+    out = [
+        f"**Per-step latency unloaded** (`{u['shape']}`, one run at a time, "
+        f"{u['relayflow']['runs']} runs per side, interleaved; gaps from the histories' event "
+        "times, ms):",
+        "",
+        "| side | run p50 ms | step p50 / p99 | react p50 / p99 | dispatch p50 / p99 | exec p50 / p99 | steps |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for side in u["sides"]:
+        g = u[side]["history"]["step_gaps"]
+        out.append(
+            f"| {side} | {_f(u[side]['p50_ms'], 0)} | "
+            + " | ".join(f"{_f(g[f'{k}_p50_ms'], 2)} / {_f(g[f'{k}_p99_ms'], 2)}"
+                         for k in ("step", "react", "dispatch", "exec"))
+            + f" | {g['steps']} |"
+        )
+    a = u["vs"]["relayflow/plain"]["step_added"]
+    out += [
+        "",
+        f"- Added per step by relayflow over plain, unloaded: **p50 {_f(a['step_p50_ms'], 2)} ms, "
+        f"p99 {_f(a['step_p99_ms'], 2)} ms** (react {_f(a['react_p50_ms'], 2)} / "
+        f"{_f(a['react_p99_ms'], 2)} ms, exec {_f(a['exec_p50_ms'], 2)} / {_f(a['exec_p99_ms'], 2)} ms).",
         "",
     ]
     return out
