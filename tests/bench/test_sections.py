@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from bench import __main__ as bench_main
-from bench import api_latency, scaleout, startsize
+from bench import api_latency, scaleout, slots, startsize
 
 
 def test_every_section_has_a_quick_and_a_full_plan() -> None:
@@ -38,10 +38,10 @@ def test_start_input_breakdown_and_step_count() -> None:
 
 
 def test_slot_settings_resolve_the_sdk_defaults() -> None:
-    slots = scaleout.slot_settings()
-    assert isinstance(slots["max_concurrent_activities"]["sdk_default"], int)
-    assert isinstance(slots["max_concurrent_workflow_tasks"]["sdk_default"], int)
-    assert isinstance(slots["max_concurrent_workflow_task_polls"]["sdk_default"], int)
+    found = slots.slot_settings()
+    assert isinstance(found["max_concurrent_activities"]["sdk_default"], int)
+    assert isinstance(found["max_concurrent_workflow_tasks"]["sdk_default"], int)
+    assert isinstance(found["max_concurrent_workflow_task_polls"]["sdk_default"], int)
 
 
 def _lat(n: int = 5, **extra: object) -> dict[str, object]:
@@ -63,7 +63,7 @@ def test_reports_render() -> None:
         "client_busy": 0.1, "failed": 0, "spread": {"activity_tasks": {"worker-1": 6}},
     }
     s = {
-        "slots": scaleout.slot_settings(), "io_steps": 3, "io_delay_s": 0.2, "cpu_shape": "linear-20 noop",
+        "slots": slots.slot_settings(), "io_steps": 3, "io_delay_s": 0.2, "cpu_shape": "linear-20 noop",
         "inflight": {"io": 60, "cpu": 20}, "nproc": 2, "results": [one],
         "kill": {
             "runs": 4, "completed": 4, "lost": 0, "stuck": 0, "effects_seen": 12, "expected_effects": 12,
