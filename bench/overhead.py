@@ -122,7 +122,7 @@ async def history_of(client: Client, ids: list[str], sample: int, min_steps: int
     (the same for every run of a shape: start, activities, completion) and a histogram;
     per-step gaps (`bench.steplat`) of those runs — and of more runs, up to all of `ids`,
     until `min_steps` steps are sampled."""
-    counts, non_wft, first = [], set(), None
+    counts, non_wft, hists = [], set(), []
     gaps = steplat.StepGaps()
     for i, wid in enumerate(ids):
         if i >= sample and len(gaps.gaps["step"]) >= min_steps:
@@ -134,9 +134,14 @@ async def history_of(client: Client, ids: list[str], sample: int, min_steps: int
             continue
         counts.append(len(types))
         non_wft.add(sum(1 for t in types if t not in WFT_EVENTS))
-        first = first or event_histogram(types)
+        hists.append(event_histogram(types))
+    names = sorted({k for h in hists for k in h})
+    ranges = {k: (min(h.get(k, 0) for h in hists), max(h.get(k, 0) for h in hists)) for k in names}
     return {
-        "min": min(counts), "max": max(counts), "non_wft": sorted(non_wft), "histogram": first,
+        "min": min(counts), "max": max(counts), "non_wft": sorted(non_wft), "histogram": hists[0],
+        # event types whose count differs between the sampled runs (e.g. a workflow task
+        # timed out on an overloaded machine): name → [min, max]
+        "varying": {k: list(v) for k, v in ranges.items() if v[0] != v[1]},
         "step_gaps": gaps.summary(),
     }
 

@@ -118,9 +118,15 @@ def overhead(o: dict[str, Any]) -> list[str]:
     )
     structural_equal = all(v["non_wft_equal"] for s in shapes for v in s["vs"].values())
     failed = sum(s[side]["failed"] for s in shapes for side in s["sides"])
+    varying = [
+        f"{s['shape']} {side}: " + ", ".join(f"{k} {a}–{b}" for k, (a, b) in s[side]["history"].get("varying", {}).items())
+        for s in shapes for side in s["sides"] if s[side]["history"].get("varying")
+    ]
     out += [
         "",
         f"- Failed runs (all sides): {failed}.",
+        "- Event types whose count varied between sampled runs of one side: "
+        + ("; ".join(varying) if varying else "none") + ".",
         f"- History: linear shapes have identical event counts on all three sides: "
         f"{_ok(linear_equal)}; every shape has the same non-workflow-task events (activity "
         f"scheduled/started/completed, start, completion) on all sides: {_ok(structural_equal)}. "
