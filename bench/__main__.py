@@ -46,6 +46,8 @@ SECTIONS = (
     "scaleout",
     "api_latency",
 )
+#: the overhead shapes of a quick run (linear-100 alone would take a minute there)
+QUICK_SHAPES = [s for s in overhead.SHAPES if s != "linear-100"]
 #: long sections: only with `--long` or when named in `--only`
 LONG_SECTIONS = ("bigfan",)
 
@@ -66,13 +68,15 @@ def plan(quick: bool) -> dict[str, Any]:
     """What each section runs with, full or quick."""
     if quick:
         return {
-            "overhead": lambda: overhead.run(rounds=2, scale=0.1, floor=6, unloaded_runs=2),
+            "overhead": lambda: overhead.run(
+                shapes=QUICK_SHAPES, rounds=2, scale=0.05, floor=4, unloaded_runs=1
+            ),
             "approvals": lambda: approvals.run(n=50, reads=100),
             "api_overhead": lambda: api_overhead.run(n=50),
-            "faults": lambda: faults.run(n=30),
+            "faults": lambda: faults.run(n=20),
             "profile": lambda: profile.run(n=20),
             "codec": lambda: codec.run(rounds=2, scale=0.15),
-            "analytics": lambda: analytics.run(n=30, synthetic=2000, reps=10),
+            "analytics": lambda: analytics.run(n=20, synthetic=1000, reps=5),
             "startsize": startsize.run,
             "scaleout": lambda: scaleout.run(quick=True),
             "api_latency": lambda: api_latency.run(open_runs=100, posts=50, gets=100, inbox_reads=10),
