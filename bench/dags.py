@@ -39,6 +39,16 @@ def diamond() -> dict[str, Any]:
     }
 
 
+def diamond_chain(diamonds: int = 3) -> dict[str, Any]:
+    """`diamonds` diamonds in a row sharing their ends (3 → 10 steps):
+    d0 → (l1, r1) → d1 → (l2, r2) → d2 → (l3, r3) → d3."""
+    steps = [_step("d0")]
+    for i in range(1, diamonds + 1):
+        steps += [_step(f"l{i}", [f"d{i - 1}"]), _step(f"r{i}", [f"d{i - 1}"])]
+        steps.append(_step(f"d{i}", [f"l{i}", f"r{i}"]))
+    return {"name": f"bench-diamond-{len(steps)}", "steps": steps}
+
+
 #: shape name → (template dict, number of activities)
 SHAPES: dict[str, tuple[dict[str, Any], int]] = {
     "linear-1": (linear(1), 1),
@@ -47,4 +57,5 @@ SHAPES: dict[str, tuple[dict[str, Any], int]] = {
     "linear-100": (linear(100), 100),  # beyond the brief: how the gap scales with steps
     "fanout-10+join": (fanout(10), 11),
     "diamond-3": (diamond(), 4),
+    "diamond-10": (diamond_chain(3), 10),
 }

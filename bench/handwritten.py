@@ -1,4 +1,4 @@
-"""Hand-written Temporal workflows for the benchmark DAGs (`bench.dags`): the baseline.
+"""Hand-written Temporal workflows for the benchmark DAGs (`bench.dags`): the *wrapped* baseline.
 
 What a Temporal user would write by hand for the same shapes: straight-line
 `execute_activity` calls, `asyncio.gather` for parallel branches. They call the
@@ -6,7 +6,9 @@ same `noop` activity with the same `ActionRequest` input and the same activity
 options the interpreter uses for an action step with default `retry`/`timeout`
 (5 min start-to-close, 30 s heartbeat timeout, 3 attempts, 1 s initial interval,
 backoff 2, 1 min max, the step id as the activity summary),
-so the only difference measured is the interpreter itself.
+so the only difference measured is the interpreter itself. They run on the relayflow
+worker (with its `AttemptInterceptor`) and call the relayflow-wrapped `noop` action;
+`bench.plain` is the baseline without relayflow's activity wrapper and interceptor.
 """
 
 from __future__ import annotations
@@ -82,7 +84,20 @@ class HandDiamond:
         return out
 
 
-WORKFLOWS: list[type] = [HandLinear, HandFanout, HandDiamond]
+@workflow.defn(name="HandDiamondChain")
+class HandDiamondChain:
+    """`diamonds` diamonds in a row sharing their ends: d0 → (l1, r1) → d1 → (l2, r2) → d2 …"""
+
+    @workflow.run
+    async def run(self, diamonds: int) -> dict[str, Any]:
+        out: dict[str, Any] = {"d0": await noop("d0")}
+        for i in range(1, diamonds + 1):
+            out[f"l{i}"], out[f"r{i}"] = await asyncio.gather(noop(f"l{i}"), noop(f"r{i}"))
+            out[f"d{i}"] = await noop(f"d{i}")
+        return out
+
+
+WORKFLOWS: list[type] = [HandLinear, HandFanout, HandDiamond, HandDiamondChain]
 
 #: shape name (as in `bench.dags.SHAPES`) → (workflow type, args)
 STARTS: dict[str, tuple[str, list[Any]]] = {
@@ -92,4 +107,5 @@ STARTS: dict[str, tuple[str, list[Any]]] = {
     "linear-100": ("HandLinear", [100]),
     "fanout-10+join": ("HandFanout", [10]),
     "diamond-3": ("HandDiamond", []),
+    "diamond-10": ("HandDiamondChain", [3]),
 }

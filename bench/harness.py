@@ -22,7 +22,7 @@ from temporalio.worker import Worker
 
 import bench.noop  # noqa: F401 - registers the `noop` action
 from activities.registry import action_models
-from bench import handwritten
+from bench import handwritten, plain
 from bench.common import child_pids
 from tests.helpers.temporal import start_dev_server
 from workflows.engine.io import WORKFLOW_TYPE, RunInput
@@ -115,22 +115,47 @@ async def start_handwritten(
     )
 
 
+async def start_plain(
+    client: Client, shape: str, task_queue: str, run_id: str | None = None
+) -> WorkflowHandle[Any, Any]:
+    """Start the plain (no relayflow anywhere) baseline of `shape` (`bench.plain`)."""
+    wf, args = plain.STARTS[shape]
+    return await client.start_workflow(
+        wf,
+        args=args,
+        id=run_id or f"plain-{shape}-{uuid.uuid4()}",
+        task_queue=task_queue,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+    )
+
+
 @dataclass
 class Rig:
     env: WorkflowEnvironment
     client: Client
     task_queue: str
     server_pid: int | None
+    #: the plain worker's task queue (`rig(plain=True)`), else None
+    plain_task_queue: str | None = None
 
 
 @asynccontextmanager
-async def rig(**worker_overrides: Any) -> AsyncIterator[Rig]:
-    """A fresh dev server and a running in-process worker on a random task queue."""
+async def rig(plain_worker: bool = False, **worker_overrides: Any) -> AsyncIterator[Rig]:
+    """A fresh dev server and a running in-process worker on a random task queue.
+
+    With `plain_worker`, a second, default `Worker` (`bench.plain`: no relayflow
+    interceptor, wrapper or sandbox settings) runs in the same process on its own queue."""
     env = await start_dev_server()
     try:
         pids = child_pids("temporal")
         tq = f"bench-{uuid.uuid4().hex[:8]}"
         async with new_bench_worker(env.client, tq, **worker_overrides):
-            yield Rig(env, env.client, tq, pids[0] if pids else None)
+            if not plain_worker:
+                yield Rig(env, env.client, tq, pids[0] if pids else None)
+                return
+            ptq = f"bench-plain-{uuid.uuid4().hex[:8]}"
+            async with plain.new_plain_worker(env.client, ptq):
+                yield Rig(env, env.client, tq, pids[0] if pids else None, ptq)
     finally:
         await env.shutdown()

@@ -9,6 +9,8 @@ from bench.common import ROOT
 
 FINDINGS = ROOT / "bench" / "findings.md"
 TARGET_TPUT, TARGET_CPU, TARGET_STATUS_P99_MS = 0.95, 1.2, 100.0
+#: issue 18's targets against the plain baseline (`bench/plain.py`)
+TARGET_TPUT_PLAIN, TARGET_CPU_PLAIN = 0.97, 1.10
 
 
 def _f(x: Any, digits: int = 1) -> str:
@@ -30,58 +32,105 @@ def machine(res: dict[str, Any]) -> list[str]:
 
 
 def overhead(o: dict[str, Any]) -> list[str]:
+    shapes = o["shapes"]
     out = [
-        f"{o['rounds']} rounds per shape; each round = one batch per side (order A/B, B/A, …), "
-        f"batch size per shape below, {o['concurrency']} runs in flight. Latency = start call "
-        "→ result. CPU = rusage of the one process running client + worker, divided by runs; "
-        "server CPU = the dev server process's CPU, divided by runs.",
+        f"Three sides on one dev server, one client and one process: **relayflow** (the template, "
+        "started as `POST /runs` starts it), the **plain** baseline (`bench/plain.py`: hand-written "
+        "workflows calling a bare `@activity.defn` on a default `Worker` — no relayflow activity "
+        "wrapper, no `AttemptInterceptor`) and the **wrapped** baseline (`bench/handwritten.py`, the "
+        "baseline of earlier reports: hand-written workflows on the relayflow worker calling the "
+        f"relayflow-wrapped `noop` action). {o['rounds']} rounds per shape; each round = one batch "
+        "per side, the order rotating every round (A B C, B C A, C A B, …); batch size per shape "
+        f"below, {o['concurrency']} runs in flight. Latency = start call → result. CPU = rusage of "
+        "the one process running client + workers, divided by runs; server CPU = the dev server "
+        "process's CPU, divided by runs. `diamond-10` = three diamonds in a row (d0 → (l1, r1) → "
+        "d1 → … → d3, 10 steps).",
         "",
-        "| shape | acts | runs/batch | runs/s rf / hw | **tput ratio** (per-round median; min–max) | "
-        "p50 ms rf / hw | p99 ms rf / hw | CPU ms/run rf / hw | **CPU ratio** | "
-        "server CPU ms/run rf / hw | total CPU ratio | history events rf / hw |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        f"### relayflow vs the plain baseline (targets: throughput ≥ {TARGET_TPUT_PLAIN}×, "
+        f"client + worker CPU ≤ {TARGET_CPU_PLAIN}×)",
+        "",
+        "| shape | acts | runs/batch | runs/s rf / plain | **tput ratio** (per-round median; min–max) | "
+        "CPU ms/run rf / plain | **CPU ratio** | total CPU ratio | added ms/step from run latency "
+        "p50 / p99 | added ms/step from history: step p50 / p99 (react p50 / p99) | history events rf / plain |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for s in o["shapes"]:
-        rf, hw = s["relayflow"], s["handwritten"]
-        rr = s["round_throughput_ratios"]
+    for s in shapes:
+        rf, pl, v = s["relayflow"], s["plain"], s["vs"]["relayflow/plain"]
+        rr, a = v["round_throughput_ratios"], v["step_added"]
         out.append(
             f"| {s['shape']} | {s['activities']} | {s['runs_per_batch']} | {_f(rf['runs_per_s'])} / "
-            f"{_f(hw['runs_per_s'])} | **{_f(s['throughput_ratio'], 3)}** "
-            f"({_f(s['median_round_throughput_ratio'], 2)}; {_f(min(rr), 2)}–{_f(max(rr), 2)}) | "
+            f"{_f(pl['runs_per_s'])} | **{_f(v['throughput_ratio'], 3)}** "
+            f"({_f(v['median_round_throughput_ratio'], 2)}; {_f(min(rr), 2)}–{_f(max(rr), 2)}) | "
+            f"{_f(rf['cpu_ms_per_run'])} / {_f(pl['cpu_ms_per_run'])} | **{_f(v['cpu_ratio'], 3)}** | "
+            f"{_f(v['total_cpu_ratio'], 3)} | {_f(v['run_added_p50_ms_per_step'], 2)} / "
+            f"{_f(v['run_added_p99_ms_per_step'], 2)} | {_f(a['step_p50_ms'], 2)} / {_f(a['step_p99_ms'], 2)} "
+            f"({_f(a['react_p50_ms'], 2)} / {_f(a['react_p99_ms'], 2)}) | "
+            f"{_events(rf['history'])} / {_events(pl['history'])} |"
+        )
+    out += ["", *_verdict(shapes, "relayflow/plain", TARGET_TPUT_PLAIN, TARGET_CPU_PLAIN), ""]
+    out += [
+        "- Added latency per step, two ways: *from run latency* = (relayflow − plain) end-to-end "
+        f"p50 (p99) divided by the shape's activities, at {o['concurrency']} runs in flight (so it "
+        "includes queueing for the CPU); *from history* = the p50 (p99) of every sampled activity's "
+        "cycle in the server's event times (`bench/steplat.py`: react = activity scheduled − the "
+        "completion before it, i.e. workflow task + engine; + dispatch = scheduled → started; + "
+        "exec = started → completed), relayflow minus plain. Parallel shapes overlap steps, so "
+        "their run-latency figure understates the per-step cost.",
+        "",
+        *_unloaded(o.get("unloaded")),
+        "### relayflow vs the wrapped baseline (as in earlier reports)",
+        "",
+        "| shape | acts | runs/s rf / wrapped | **tput ratio** (per-round median; min–max) | "
+        "p50 ms rf / wrapped | p99 ms rf / wrapped | CPU ms/run rf / wrapped | **CPU ratio** | "
+        "server CPU ms/run rf / wrapped | total CPU ratio | history events rf / wrapped |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for s in shapes:
+        rf, hw, v = s["relayflow"], s["handwritten"], s["vs"]["relayflow/handwritten"]
+        rr = v["round_throughput_ratios"]
+        out.append(
+            f"| {s['shape']} | {s['activities']} | {_f(rf['runs_per_s'])} / "
+            f"{_f(hw['runs_per_s'])} | **{_f(v['throughput_ratio'], 3)}** "
+            f"({_f(v['median_round_throughput_ratio'], 2)}; {_f(min(rr), 2)}–{_f(max(rr), 2)}) | "
             f"{_f(rf['p50_ms'], 0)} / {_f(hw['p50_ms'], 0)} | "
             f"{_f(rf['p99_ms'], 0)} / {_f(hw['p99_ms'], 0)} | {_f(rf['cpu_ms_per_run'])} / "
-            f"{_f(hw['cpu_ms_per_run'])} | **{_f(s['cpu_ratio'], 3)}** | "
+            f"{_f(hw['cpu_ms_per_run'])} | **{_f(v['cpu_ratio'], 3)}** | "
             f"{_f(rf['server_cpu_ms_per_run'])} / {_f(hw['server_cpu_ms_per_run'])} | "
-            f"{_f(s['total_cpu_ratio'], 3)} | {_events(rf['history'])} / {_events(hw['history'])} |"
+            f"{_f(v['total_cpu_ratio'], 3)} | {_events(rf['history'])} / {_events(hw['history'])} |"
         )
-    shapes = o["shapes"]
-    tput = _geo([s["throughput_ratio"] for s in shapes])
-    cpu = _geo([s["cpu_ratio"] for s in shapes])
-    med = _geo([s["median_round_throughput_ratio"] for s in shapes])
-    capacity = 1 / _geo([s["total_cpu_ratio"] for s in shapes])
-    failed = sum(s[side]["failed"] for s in shapes for side in ("relayflow", "handwritten"))
+    out += ["", *_verdict(shapes, "relayflow/handwritten", TARGET_TPUT_PLAIN, TARGET_CPU_PLAIN), ""]
+    out += [
+        "### What the wrapper and interceptor cost (wrapped vs plain)",
+        "",
+        "| shape | tput ratio wrapped / plain | CPU ratio | exec added p50 / p99 ms per activity |",
+        "|---|---|---|---|",
+    ]
+    for s in shapes:
+        v = s["vs"]["handwritten/plain"]
+        out.append(
+            f"| {s['shape']} | {_f(v['throughput_ratio'], 3)} | {_f(v['cpu_ratio'], 3)} | "
+            f"{_f(v['step_added']['exec_p50_ms'], 2)} / {_f(v['step_added']['exec_p99_ms'], 2)} |"
+        )
     linear_equal = all(
-        s["relayflow"]["history"]["min"] == s["handwritten"]["history"]["min"]
-        == s["relayflow"]["history"]["max"] == s["handwritten"]["history"]["max"]
+        len({(s[side]["history"]["min"], s[side]["history"]["max"]) for side in s["sides"]}) == 1
+        and s["relayflow"]["history"]["min"] == s["relayflow"]["history"]["max"]
         for s in shapes if s["shape"].startswith("linear")
     )
-    structural_equal = all(
-        s["relayflow"]["history"]["non_wft"] == s["handwritten"]["history"]["non_wft"] for s in shapes
-    )
+    structural_equal = all(v["non_wft_equal"] for s in shapes for v in s["vs"].values())
+    failed = sum(s[side]["failed"] for s in shapes for side in s["sides"])
+    varying = [
+        f"{s['shape']} {side}: " + ", ".join(f"{k} {a}–{b}" for k, (a, b) in s[side]["history"].get("varying", {}).items())
+        for s in shapes for side in s["sides"] if s[side]["history"].get("varying")
+    ]
     out += [
         "",
-        f"- Geometric mean over shapes: throughput ratio **{_f(tput, 3)}** (target ≥ {TARGET_TPUT}: "
-        f"{_ok(tput >= TARGET_TPUT)}), CPU-per-run ratio **{_f(cpu, 3)}** (target ≤ {TARGET_CPU}: "
-        f"{_ok(cpu <= TARGET_CPU)}). Failed runs: {failed}.",
-        f"- Shapes missing a target on their own: {_misses(shapes)}.",
-        f"- Throughput is the noisiest number on a shared 2-core machine; two steadier views: "
-        f"the geometric mean of the per-round median ratios is {_f(med, 3)}, and the capacity "
-        f"ratio implied by total CPU per run (client + worker + server; the box is CPU-bound "
-        f"at {o['concurrency']} runs in flight) is {_f(capacity, 3)}.",
-        f"- History: linear shapes have identical event counts on both sides: "
+        f"- Failed runs (all sides): {failed}.",
+        "- Event types whose count varied between sampled runs of one side: "
+        + ("; ".join(varying) if varying else "none") + ".",
+        f"- History: linear shapes have identical event counts on all three sides: "
         f"{_ok(linear_equal)}; every shape has the same non-workflow-task events (activity "
-        f"scheduled/started/completed, start, completion) on both sides: {_ok(structural_equal)}. "
-        "Parallel shapes vary in the number of workflow tasks on *both* sides: activity "
+        f"scheduled/started/completed, start, completion) on all sides: {_ok(structural_equal)}. "
+        "Parallel shapes vary in the number of workflow tasks on *every* side: activity "
         "completions that arrive together are batched into one workflow task, which is timing, "
         "not engine work (min–max over the sampled runs).",
         "",
@@ -89,15 +138,57 @@ def overhead(o: dict[str, Any]) -> list[str]:
     return out
 
 
-def _misses(shapes: list[dict[str, Any]]) -> str:
-    out = []
-    for s in shapes:
-        if s["throughput_ratio"] < TARGET_TPUT:
-            out.append(f"{s['shape']} throughput {_f(s['throughput_ratio'], 3)} "
-                       f"(per-round median {_f(s['median_round_throughput_ratio'], 2)})")
-        if s["cpu_ratio"] > TARGET_CPU:
-            out.append(f"{s['shape']} CPU {_f(s['cpu_ratio'], 3)}")
-    return "; ".join(out) or "none"
+def _unloaded(u: dict[str, Any] | None) -> list[str]:
+    """Per-step latency with one run in flight (no queueing), from the histories."""
+    if not u:
+        return []
+    out = [
+        f"**Per-step latency unloaded** (`{u['shape']}`, one run at a time, "
+        f"{u['relayflow']['runs']} runs per side, interleaved; gaps from the histories' event "
+        "times, ms):",
+        "",
+        "| side | run p50 ms | step p50 / p99 | react p50 / p99 | dispatch p50 / p99 | exec p50 / p99 | steps |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for side in u["sides"]:
+        g = u[side]["history"]["step_gaps"]
+        out.append(
+            f"| {side} | {_f(u[side]['p50_ms'], 0)} | "
+            + " | ".join(f"{_f(g[f'{k}_p50_ms'], 2)} / {_f(g[f'{k}_p99_ms'], 2)}"
+                         for k in ("step", "react", "dispatch", "exec"))
+            + f" | {g['steps']} |"
+        )
+    a = u["vs"]["relayflow/plain"]["step_added"]
+    out += [
+        "",
+        f"- Added per step by relayflow over plain, unloaded: **p50 {_f(a['step_p50_ms'], 2)} ms, "
+        f"p99 {_f(a['step_p99_ms'], 2)} ms** (react {_f(a['react_p50_ms'], 2)} / "
+        f"{_f(a['react_p99_ms'], 2)} ms, exec {_f(a['exec_p50_ms'], 2)} / {_f(a['exec_p99_ms'], 2)} ms).",
+        "",
+    ]
+    return out
+
+
+def _verdict(shapes: list[dict[str, Any]], pair: str, t_tput: float, t_cpu: float) -> list[str]:
+    vs = [s["vs"][pair] for s in shapes]
+    tput = _geo([v["throughput_ratio"] for v in vs])
+    cpu = _geo([v["cpu_ratio"] for v in vs])
+    med = _geo([v["median_round_throughput_ratio"] for v in vs])
+    capacity = 1 / _geo([v["total_cpu_ratio"] for v in vs])
+    misses = []
+    for s, v in zip(shapes, vs, strict=True):
+        if v["throughput_ratio"] < t_tput:
+            misses.append(f"{s['shape']} throughput {_f(v['throughput_ratio'], 3)} "
+                          f"(per-round median {_f(v['median_round_throughput_ratio'], 2)})")
+        if v["cpu_ratio"] > t_cpu:
+            misses.append(f"{s['shape']} CPU {_f(v['cpu_ratio'], 3)}")
+    return [
+        f"- Geometric mean over shapes: throughput ratio **{_f(tput, 3)}** (≥ {t_tput}: "
+        f"{_ok(tput >= t_tput)}; per-round medians {_f(med, 3)}), CPU-per-run ratio "
+        f"**{_f(cpu, 3)}** (≤ {t_cpu}: {_ok(cpu <= t_cpu)}); capacity implied by total CPU per "
+        f"run (client + worker + server) {_f(capacity, 3)}.",
+        f"- Shapes missing a target on their own: {'; '.join(misses) or 'none'}.",
+    ]
 
 
 def _events(h: dict[str, Any]) -> str:
@@ -219,6 +310,12 @@ def codec(c: dict[str, Any]) -> list[str]:
     ]
 
 
+def _bigfan(result: dict[str, Any]) -> list[str]:
+    from bench import bigfan  # type: ignore[attr-defined]  # written separately; present if it ran
+
+    return [*bigfan.report(result).splitlines(), ""]
+
+
 def render(res: dict[str, Any]) -> str:
     lines = [
         "# relayflow benchmarks",
@@ -230,12 +327,15 @@ def render(res: dict[str, Any]) -> str:
         "",
         "## How to run",
         "",
-        "- `make bench` (= `python -m bench`): everything below, about 8–12 minutes on 2 shared "
-        "cores; `python -m bench --quick` is a 3-minute smoke run with small counts; "
-        "`--only overhead,faults` runs a subset. Raw numbers: `docs/benchmarks.json`.",
+        "- `make bench` (= `python -m bench`): everything below but the long sections, about 20 "
+        "minutes on 2 shared cores; `python -m bench --quick` is a smoke run with small counts "
+        "(about 4 minutes); `--only overhead,faults` runs a subset (sections: overhead, approvals, "
+        "api_overhead, faults, profile, codec, analytics, startsize, scaleout, api_latency, bigfan); "
+        "`--long` adds the long ones (bigfan). Raw numbers: `docs/benchmarks.json`.",
         "- One piece at a time: `python -m bench.overhead [--quick]`, `python -m bench.approvals N`, "
         "`python -m bench.api_overhead N`, `python -m bench.faults N worker,server,api`, "
-        "`python -m bench.profile N` (needs `py-spy`, in the test extras), `python -m bench.codec [--quick]`.",
+        "`python -m bench.profile N` (needs `py-spy`, in the test extras), `python -m bench.codec [--quick]`, "
+        "`python -m bench.startsize`, `python -m bench.scaleout [--quick]`, `python -m bench.api_latency N`.",
         "- In the test suite: `tests/bench/test_faults_short.py` (30 runs through worker SIGKILLs, "
         "an API SIGKILL and a Temporal restart, < 60 s) and `tests/bench/test_overhead_short.py` "
         "(history of a linear run = the hand-written one). Very long runs (3,000-iteration loop, "
@@ -267,6 +367,23 @@ def render(res: dict[str, Any]) -> str:
         lines += [analytics.BEGIN, analytics.TITLE, "", *analytics.render(res["analytics"]), analytics.END, ""]
     else:
         lines += [analytics.BEGIN, analytics.TITLE, "", "(not run)", analytics.END, ""]
+    from bench import api_latency, scaleout, startsize
+    later = (
+        ("startsize", "## 8. Start input size of the built-in templates", startsize.report),
+        ("scaleout", "## 9. Scale-out: 1, 2 and 4 worker processes", scaleout.report),
+        ("api_latency", "## 10. API latency with many open runs", api_latency.report),
+        ("bigfan", "## 11. Big fan-out", _bigfan),
+    )
+    for key, title, fn in later:
+        lines += [title, ""]
+        if key not in res:
+            lines += ["(not run; `--long` or `--only bigfan` runs it)" if key == "bigfan" else "(not run)", ""]
+        elif "error" in res[key] and len(res[key]) == 1:
+            lines += [f"Failed: `{res[key]['error']}`", ""]
+        elif "skipped" in res[key]:
+            lines += [f"Skipped: {res[key]['skipped']}", ""]
+        else:
+            lines += fn(res[key])
     if FINDINGS.exists():
         lines += ["## Findings and what changed", "", FINDINGS.read_text().strip(), ""]
     return "\n".join(lines)
