@@ -27,7 +27,7 @@ from api.errors import ErrorItem, Invalid, Unavailable
 from api.schemas import RunSummary
 from api.services.temporal_errors import answering_within, closed_state
 from workflows.engine import search_attributes as sa
-from workflows.engine.io import WORKFLOW_TYPE, PendingTask, RunStatus
+from workflows.engine.io import WORKFLOW_TYPE, PendingTask, RunPending
 
 log = logging.getLogger("relayflow.api")
 
@@ -242,7 +242,7 @@ async def inbox(
             found = [wf async for wf in client.list_workflows(query, limit=limit, page_size=limit)]
     except RPCError as e:
         raise Unavailable(f"Temporal visibility is unavailable: {e.message}") from None
-    sem = asyncio.Semaphore(10)
+    sem = asyncio.Semaphore(20)
     unanswered: list[Unavailable] = []
 
     async def one(wf: WorkflowExecution) -> InboxItem | None:
@@ -257,22 +257,27 @@ async def inbox(
         mine = [p for p in doc.pending if addressed_to(user, keys, p)]
         return InboxItem(wf.id, doc.template, doc.version, mine) if mine else None
 
-    batches = max(1, -(-len(found) // 10))
-    async with answering_within(seconds * (batches + 1), "the inbox's status queries (is a worker running?)"):
+    batches = max(1, -(-len(found) // 20))
+    async with answering_within(
+        seconds * (batches + 1), "the inbox's pending queries (is a worker running?)"
+    ):
         items = await asyncio.gather(*(one(wf) for wf in found))
     if unanswered and len(unanswered) == len(found):
         raise unanswered[0]
     if unanswered:
-        log.warning("inbox of %s: %d run(s) did not answer: %s", user.id, len(unanswered), unanswered[0])
+        log.warning(
+            "inbox of %s: %d run(s) did not answer: %s", user.id, len(unanswered), unanswered[0]
+        )
     return [i for i in items if i is not None]
 
 
-async def _pending(client: Client, run_id: str, seconds: float) -> RunStatus | None:
-    """The run's status document; None when it closed meanwhile; 503 when no worker answers."""
+async def _pending(client: Client, run_id: str, seconds: float) -> RunPending | None:
+    """The run's open tasks (the small `pending` query, not the whole status document);
+    None when it closed meanwhile; 503 when no worker answers."""
     handle = client.get_workflow_handle(run_id)
     try:
-        doc: RunStatus = await handle.query(
-            "status", result_type=RunStatus, rpc_timeout=timedelta(seconds=seconds)
+        doc: RunPending = await handle.query(
+            "pending", result_type=RunPending, rpc_timeout=timedelta(seconds=seconds)
         )
         return doc
     except (WorkflowQueryRejectedError, WorkflowQueryFailedError):

@@ -225,6 +225,15 @@ class PendingTask(BaseModel):
     delegations: dict[str, str] = Field(default_factory=dict)
 
 
+class RunPending(BaseModel):
+    """The `pending` query: what an inbox needs of a run — its open approval tasks —
+    without the whole status document (one query per listed run, so it stays small)."""
+
+    template: str
+    version: int
+    pending: list[PendingTask] = Field(default_factory=list)
+
+
 class RunStatus(BaseModel):
     """The run status document of SPEC §5 (the `status` query and `GET /runs/{id}`)."""
 

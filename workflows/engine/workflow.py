@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         ReassignInput,
         ResolveInput,
         RunInput,
+        RunPending,
         RunStatus,
         StepStatus,
     )
@@ -177,6 +178,13 @@ class TemplateWorkflow:
     def status(self) -> RunStatus:
         """The run status document (SPEC §5)."""
         return self.rt.status()
+
+    @workflow.query
+    def pending(self) -> RunPending:
+        """The run's open approval tasks (what `/inbox` reads of each listed run)."""
+        return RunPending(
+            template=self.rt.plan.name, version=self.rt.plan.version, pending=self.rt.open_tasks()
+        )
 
     @workflow.query
     def test_trace(self) -> list[dict[str, Any]]:
