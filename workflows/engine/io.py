@@ -9,9 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
 
 from workflows.engine.testplan import TestPlan
+from workflows.language.compact import compact
 from workflows.language.compiler import CompiledTemplate
 from workflows.language.model import contains_template
 
@@ -89,6 +90,11 @@ class RunInput(BaseModel):
     # a template test (SPEC §13; workflows.engine.testmode): mocks, scripted decisions,
     # no timers or notifications. None for every real run
     test: TestPlan | None = None
+
+    @model_serializer(mode="wrap")
+    def _compact(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """The start event's payload without absent fields (`workflows.language.compact`)."""
+        return compact(self, handler(self))
 
     def connection_for(self, with_: dict[str, Any] | None) -> dict[str, Any] | None:
         """The pinned connection a step's `with:` names (`connection: NAME`), if any."""
