@@ -3,7 +3,9 @@
 `Runtime` owns everything the status document and continue-as-new need: step
 statuses by address, `vars`, pause, per-step progress, plug-in state (`ext`, carried;
 `plugins`, live), background work (`spawn`), the published `RunState` and the Web UI's
-current details. It schedules nothing itself (`workflows.engine.scheduler` does) and
+current details. Background work and pause/cancel live in
+`workflows.engine.control` (`RunControl`), checkpoints and continue-as-new in
+`workflows.engine.continuation`. It schedules nothing itself (`workflows.engine.scheduler` does) and
 knows no step kind: plug-ins (approvals, SLA) attach through the hooks below from
 `install(rt)` functions the workflow calls in `@workflow.init`.
 
@@ -19,7 +21,7 @@ Workflow code only: deterministic, no I/O. Imported through `imports_passed_thro
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
@@ -30,22 +32,17 @@ from workflows.engine import redrive, status
 from workflows.engine import scope as scopes
 from workflows.engine import search_attributes as sa
 from workflows.engine.continuation import HISTORY_LIMIT, Continuation, unpack
+from workflows.engine.control import RunControl, StepStopped
 from workflows.engine.events import RUN_STATE, STEP_FINISHED, Listener, RunEvent
 from workflows.engine.frame import Frame
 from workflows.engine.io import PendingTask, RunInput, RunStatus, StepStatus
 
+__all__ = ["TERMINAL", "Runtime", "StepStopped"]
+
 TERMINAL = frozenset({"succeeded", "failed", "skipped", "cancelled"})
 
 
-class StepStopped(Exception):
-    """A body stopped early because the run is failing (its step ends `cancelled`)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class Runtime(Continuation):
+class Runtime(RunControl, Continuation):
     """State of one run plus the services a step runner needs (see `workflows.engine.context`)."""
 
     def __init__(self, inp: RunInput) -> None:
@@ -249,64 +246,6 @@ class Runtime(Continuation):
             event = RunEvent(type, step, actor, data)
             for listener in self.listeners:
                 listener(event)
-
-    # ------------------------------------------------------------------ background work
-
-    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
-        """Run `coro` in the background (notifications, SLA effects): continue-as-new
-        waits for it, and the run drains it before returning."""
-        task = asyncio.create_task(self._background_call(coro))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    async def _background_call(self, coro: Coroutine[Any, Any, Any]) -> None:
-        with self.in_flight():
-            await coro
-
-    async def drain(self) -> None:
-        """Wait for background work (called before the run returns)."""
-        await workflow.wait_condition(lambda: not self._background)
-
-    # ------------------------------------------------------------------ pause & cancel
-
-    def pause(self) -> None:
-        if not self.paused:
-            self.paused = True
-            self.changed()
-
-    def resume(self) -> None:
-        if self.paused:
-            self.paused = False
-            self.changed()
-
-    async def wait_unpaused(self) -> None:
-        """Block while the run is paused (cancellation overrides pause)."""
-        if self.paused and not self.cancelling:
-            await workflow.wait_condition(lambda: not self.paused or self.cancelling)
-
-    def stop_if_failing(self) -> None:
-        """Called by foreach/loop before each item/iteration: stop when the run is failing."""
-        if self.failing is not None:
-            raise StepStopped(f"stopped: the run is failing ({self.failing} failed)")
-
-    def begin_cancel(self) -> None:
-        self.cancelling = True
-        self._draining = False
-
-    def resumable(self, address: str) -> bool:
-        """A step carried over in progress (running/waiting/held before continue-as-new)."""
-        st = self.statuses.get(address)
-        return st is not None and st.state in ("running", "waiting", "held")
-
-    def held(self) -> list[str]:
-        """Addresses of the steps held as incidents now (SPEC §9)."""
-        return sorted(self._held)
-
-    @staticmethod
-    def cancel_tasks(tasks: list[asyncio.Task[Any]]) -> None:
-        for t in tasks:
-            if not t.done():
-                t.cancel()
 
 
 def _top_level(address: str) -> bool:

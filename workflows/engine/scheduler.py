@@ -105,7 +105,9 @@ class _Dag:
         self.addrs = [frame.address(s.id) for s in steps]
         position = {s.id: i for i, s in enumerate(steps)}
         self.dependents: list[list[int]] = [[] for _ in steps]
-        self.deps: list[list[int]] = [[position[d] for d in dict.fromkeys(s.depends_on)] for s in steps]
+        self.deps: list[list[int]] = [
+            [position[d] for d in dict.fromkeys(s.depends_on)] for s in steps
+        ]
         statuses = rt.statuses
         self.finished = [statuses[a].state in TERMINAL for a in self.addrs]
         self.waiting_on = [0] * len(steps)
