@@ -13,7 +13,7 @@ from typing import Any
 
 from temporalio import workflow
 
-from workflows.engine.io import StepStatus
+from workflows.engine.statuses import Statuses
 
 
 class StepStopped(Exception):
@@ -31,7 +31,7 @@ class RunControl:
     paused: bool
     cancelling: bool
     failing: str | None
-    statuses: dict[str, StepStatus]
+    statuses: Statuses
     _draining: bool
     _background: set[asyncio.Task[Any]]
     _held: set[str]
@@ -83,8 +83,11 @@ class RunControl:
 
     def resumable(self, address: str) -> bool:
         """A step carried over in progress (running/waiting/held before continue-as-new)."""
-        st = self.statuses.get(address)
-        return st is not None and st.state in ("running", "waiting", "held")
+        return address in self.statuses and self.statuses.peek(address).state in (
+            "running",
+            "waiting",
+            "held",
+        )
 
     def held(self) -> list[str]:
         """Addresses of the steps held as incidents now (SPEC §9)."""

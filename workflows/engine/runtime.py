@@ -36,6 +36,7 @@ from workflows.engine.control import RunControl, StepStopped
 from workflows.engine.events import RUN_STATE, STEP_FINISHED, Listener, RunEvent
 from workflows.engine.frame import Frame
 from workflows.engine.io import PendingTask, RunInput, RunStatus, StepStatus
+from workflows.engine.statuses import Statuses
 
 __all__ = ["TERMINAL", "Runtime", "StepStopped"]
 
@@ -44,6 +45,8 @@ TERMINAL = frozenset({"succeeded", "failed", "skipped", "cancelled"})
 
 class Runtime(RunControl, Continuation):
     """State of one run plus the services a step runner needs (see `workflows.engine.context`)."""
+
+    statuses: Statuses
 
     def __init__(self, inp: RunInput) -> None:
         info = workflow.info()
@@ -55,9 +58,9 @@ class Runtime(RunControl, Continuation):
         self.history_limit = int(self.options.get("history_limit", HISTORY_LIMIT))
         started = carry.get("started_at")
         self.started_at: datetime = datetime.fromisoformat(started) if started else info.start_time
-        self.statuses: dict[str, StepStatus] = {
-            k: StepStatus.model_validate(v) for k, v in (carry.get("statuses") or {}).items()
-        }
+        self.statuses = Statuses(
+            {k: StepStatus.model_validate(v) for k, v in (carry.get("statuses") or {}).items()}
+        )
         self.vars: dict[str, Any] = dict(carry.get("vars") or {})
         self.paused: bool = bool(carry.get("paused", False))
         self.progress: dict[str, dict[str, Any]] = dict(carry.get("progress") or {})
@@ -109,8 +112,8 @@ class Runtime(RunControl, Continuation):
         published = info.typed_search_attributes.get(sa.RUN_STATE)
         # the starter sets RunState=running; treat "not set" the same (no upsert at start)
         self._published_state = published or "running"
-        for addr, st in self.statuses.items():
-            self._track(addr, st.state)
+        for addr in self.statuses:
+            self._track(addr, self.statuses.peek(addr).state)
         self.top = Frame(steps=list(self.plan.template.steps))
         self.register(self.top)
         self.run_info = {
@@ -123,33 +126,34 @@ class Runtime(RunControl, Continuation):
     # ------------------------------------------------------------------ frames & scope
 
     def register(self, frame: Frame) -> None:
-        """Create `pending` statuses for a frame's steps (kept when carried over)."""
+        """Make a frame's steps known, `pending` (statuses carried over are kept)."""
         for step in frame.steps:
             addr = frame.address(step.id)
             self.kinds[addr] = step.kind
             if step.body():
                 self.containers.add(addr)
-            if addr not in self.statuses:
-                self.statuses[addr] = StepStatus()
-            else:
-                self._track(addr, self.statuses[addr].state)
+            st = self.statuses.register(addr)
+            if st is not None:
+                self._track(addr, st.state)
 
     def frame_done(self, frame: Frame) -> bool:
         return all(
-            (st := self.statuses.get(frame.address(s.id))) is not None and st.state in TERMINAL
+            frame.address(s.id) in self.statuses
+            and self.statuses.peek(frame.address(s.id)).state in TERMINAL
             for s in frame.steps
         )
 
     def frame_failure(self, frame: Frame) -> tuple[str, str] | None:
         """(address, error) of the first non-optional failed step of a frame."""
         for s in frame.steps:
-            st = self.statuses.get(frame.address(s.id))
+            addr = frame.address(s.id)
+            st = self.statuses.peek(addr) if addr in self.statuses else None
             if st is not None and st.state == "failed" and not s.optional:
-                return frame.address(s.id), st.error or "failed"
+                return addr, st.error or "failed"
         return None
 
     def frame_outputs(self, frame: Frame) -> dict[str, Any]:
-        return {s.id: self.statuses[frame.address(s.id)].output for s in frame.steps}
+        return {s.id: self.statuses.peek(frame.address(s.id)).output for s in frame.steps}
 
     def scope(self, frame: Frame, **extra: Any) -> dict[str, Any]:
         base = {"input": self.inp.input, "vars": self.vars, "run": self.run_info}

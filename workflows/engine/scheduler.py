@@ -109,7 +109,7 @@ class _Dag:
             [position[d] for d in dict.fromkeys(s.depends_on)] for s in steps
         ]
         statuses = rt.statuses
-        self.finished = [statuses[a].state in TERMINAL for a in self.addrs]
+        self.finished = [statuses.peek(a).state in TERMINAL for a in self.addrs]
         self.waiting_on = [0] * len(steps)
         for i, deps in enumerate(self.deps):
             for d in deps:
@@ -138,14 +138,14 @@ class _Dag:
         statuses = self.rt.statuses
         for i in done:
             del self.active[i]
-            if statuses[self.addrs[i]].state in TERMINAL:
+            if statuses.peek(self.addrs[i]).state in TERMINAL:
                 self._finish(i, self.ready)
         return done
 
     def first_failure(self, finished: list[int]) -> tuple[str, str] | None:
         """The frame's failure among `finished` steps: the first non-optional failed one."""
         for i in sorted(finished):
-            st = self.rt.statuses[self.addrs[i]]
+            st = self.rt.statuses.peek(self.addrs[i])
             if st.state == "failed" and not self.frame.steps[i].optional:
                 return self.addrs[i], st.error or "failed"
         return None
@@ -166,7 +166,7 @@ class _Dag:
                     stopped = stopped or not cancelled
                     self._finish(i, later, now, i)
                     continue
-                deps = [dep_state(statuses[self.addrs[d]]) for d in self.deps[i]]
+                deps = [dep_state(statuses.peek(self.addrs[d])) for d in self.deps[i]]
                 if not run_if_allows(step.run_if, deps):
                     rt.set_state(addr, "skipped")
                     self._finish(i, later, now, i)
@@ -184,7 +184,7 @@ def _failing(rt: Runtime, frame: Frame) -> bool:
 
 def _has_cancelled(rt: Runtime, frame: Frame) -> bool:
     """A nested foreach/loop of this frame was stopped (not cancelled: that raised above)."""
-    return any(rt.statuses[frame.address(s.id)].state == "cancelled" for s in frame.steps)
+    return any(rt.statuses.peek(frame.address(s.id)).state == "cancelled" for s in frame.steps)
 
 
 async def run_step(rt: Runtime, frame: Frame, step: StepBase) -> None:
@@ -212,7 +212,7 @@ async def run_step(rt: Runtime, frame: Frame, step: StepBase) -> None:
         kind = kinds.get(step.kind)
         if kind is None:
             raise StepFailure(f"step kind {step.kind!r} is not supported by this worker")
-        if rt.statuses[addr].state not in ("waiting", "held"):
+        if rt.statuses.peek(addr).state not in ("waiting", "held"):
             rt.set_state(addr, "running")
         async with AsyncExitStack() as stack:
             for wrap in rt.step_wrappers:
