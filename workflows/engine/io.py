@@ -93,8 +93,13 @@ class RunInput(BaseModel):
 
     @model_serializer(mode="wrap")
     def _compact(self, handler: SerializerFunctionWrapHandler) -> Any:
-        """The start event's payload without absent fields (`workflows.language.compact`)."""
-        return compact(self, handler(self))
+        """The start event's payload without absent fields (`workflows.language.compact`);
+        the plans compact themselves."""
+        data = handler(self)
+        compact(self, data, deep=False)
+        if self.redrive is not None and isinstance(data.get("redrive"), dict):
+            compact(self.redrive, data["redrive"])
+        return data
 
     def connection_for(self, with_: dict[str, Any] | None) -> dict[str, Any] | None:
         """The pinned connection a step's `with:` names (`connection: NAME`), if any."""

@@ -15,44 +15,51 @@ from typing import Any
 
 from pydantic import BaseModel
 
-_EMPTY_DEFAULTS: dict[type[BaseModel], dict[str, Any]] = {}
+#: per model class: (field name, serialized key, alias, empty default or _KEEP)
+_SPECS: dict[type[BaseModel], list[tuple[str, str, str | None, Any]]] = {}
+_KEEP = object()
 
 
-def _empty_defaults(cls: type[BaseModel]) -> dict[str, Any]:
-    """Field name -> default, for the fields of `cls` whose default is null, [] or {}."""
-    found = _EMPTY_DEFAULTS.get(cls)
+def _spec(cls: type[BaseModel]) -> list[tuple[str, str, str | None, Any]]:
+    found = _SPECS.get(cls)
     if found is None:
-        found = {}
+        found = []
         for name, info in cls.model_fields.items():
-            if info.is_required():
-                continue
-            default = info.get_default(call_default_factory=True)
-            if default is None or (type(default) in (list, dict) and not default):
-                found[name] = default
-        _EMPTY_DEFAULTS[cls] = found
+            empty: Any = _KEEP
+            if not info.is_required():
+                default = info.get_default(call_default_factory=True)
+                if default is None or (type(default) in (list, dict) and not default):
+                    empty = default
+            found.append((name, name, info.serialization_alias or info.alias, empty))
+        _SPECS[cls] = found
     return found
 
 
-def compact(model: BaseModel, data: Any) -> Any:
-    """`data` (what `model` serialized to) without its absent fields; returns `data`."""
+def compact(model: BaseModel, data: Any, deep: bool = True) -> Any:
+    """`data` (what `model` serialized to) without its absent fields; returns `data`.
+
+    `deep=False`: this model's own fields only (nested models compact themselves).
+    """
     if not isinstance(data, dict):
         return data
-    droppable = _empty_defaults(type(model))
-    for name, info in type(model).model_fields.items():
-        key = name if name in data else (info.serialization_alias or info.alias)
-        if key is None or key not in data:
-            continue
-        value = getattr(model, name)
-        if name in droppable and type(value) is type(droppable[name]) and value == droppable[name]:
+    for name, key, alias, empty in _spec(type(model)):
+        out = data.get(key, _KEEP)
+        if out is _KEEP:
+            if alias is None or alias not in data:
+                continue
+            key, out = alias, data[alias]
+        if empty is not _KEEP and type(out) is type(empty) and out == empty:
             del data[key]
-        elif isinstance(value, BaseModel):
-            compact(value, data[key])
-        elif isinstance(value, list) and isinstance(data[key], list):
-            for item, out in zip(value, data[key], strict=False):
-                if isinstance(item, BaseModel):
-                    compact(item, out)
-        elif isinstance(value, dict) and isinstance(data[key], dict):
-            for k, item in value.items():
-                if isinstance(item, BaseModel) and k in data[key]:
-                    compact(item, data[key][k])
+        elif deep and type(out) in (dict, list):
+            value = getattr(model, name)
+            if isinstance(value, BaseModel):
+                compact(value, out)
+            elif type(value) is list:
+                for item, sub in zip(value, out, strict=False):
+                    if isinstance(item, BaseModel):
+                        compact(item, sub)
+            elif type(value) is dict:
+                for k, item in value.items():
+                    if isinstance(item, BaseModel) and k in out:
+                        compact(item, out[k])
     return data

@@ -47,9 +47,11 @@ class CompiledTemplate(BaseModel):
     def _from_older_histories(cls, data: Any) -> Any:
         """Plans recorded before the kind redesign list every field of every kind, unset
         ones as null (`"approval": null` on an action step): drop those step-level nulls
-        so recorded histories keep replaying. Only step keys are touched, never values
+        so recorded histories keep replaying (every plan recorded before plans were
+        compacted has `order`; newer ones skip the walk). Only step keys are touched, never values
         inside `with:` and the like."""
-        if isinstance(data, dict) and isinstance(data.get("template"), dict):
+        # plans compacted by this version carry no `order` and never such nulls
+        if isinstance(data, dict) and "order" in data and isinstance(data.get("template"), dict):
             _drop_null_step_keys(data["template"].get("steps"))
         return data
 
