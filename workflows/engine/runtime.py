@@ -209,7 +209,8 @@ class Runtime(RunControl, Continuation):
             return "paused"
         if self._held:
             return "held"
-        if (self._waiting or self.open_tasks()) and not self._running:
+        # `_running` first: while a step runs, the open tasks need not be listed
+        if not self._running and (self._waiting or self.open_tasks()):
             return "waiting"
         return "running"
 
