@@ -16,32 +16,34 @@ from typing import Any
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
-# Passed through the sandbox (not re-imported per run). Name modules in full
-# (`import a.b.c as c`, `from a.b.c import name`), never `from a.b import c`: the
-# sandbox passes through only the module names it is asked for.
+# Passed through the sandbox (not re-imported per run), in ONE import: each import the
+# sandbox meets here costs a swap of its import machinery (see workflows.engine.hosted).
+# Name modules in full (`import a.b.c as c`), never `from a.b import c`: the sandbox
+# passes through only the module names it is asked for.
 with workflow.unsafe.imports_passed_through():
-    import workflows.engine.approvals.handlers as handlers
-    import workflows.engine.approvals.state as approval_state
-    import workflows.engine.events as events
-    import workflows.engine.failures as failures
-    import workflows.engine.incidents as incidents
-    import workflows.engine.metrics as metrics
-    import workflows.engine.scheduler as scheduler
-    import workflows.engine.sla as sla
-    import workflows.engine.testmode as testmode
-    from workflows.engine.deadline import ERROR_TYPE as DEADLINE_EXCEEDED
-    from workflows.engine.deadline import Deadline
-    from workflows.engine.io import (
-        ControlInput,
-        DecideInput,
-        ReassignInput,
-        ResolveInput,
-        RunInput,
-        RunStatus,
-        StepStatus,
-    )
-    from workflows.engine.runtime import Runtime
-    from workflows.language.expressions import ExpressionError, render
+    import workflows.engine.hosted as hosted
+
+handlers = hosted.handlers
+approval_state = hosted.approval_state
+events = hosted.events
+failures = hosted.failures
+incidents = hosted.incidents
+metrics = hosted.metrics
+scheduler = hosted.scheduler
+sla = hosted.sla
+testmode = hosted.testmode
+DEADLINE_EXCEEDED = hosted.DEADLINE_EXCEEDED
+Deadline = hosted.Deadline
+ControlInput = hosted.ControlInput
+DecideInput = hosted.DecideInput
+ReassignInput = hosted.ReassignInput
+ResolveInput = hosted.ResolveInput
+RunInput = hosted.RunInput
+RunStatus = hosted.RunStatus
+StepStatus = hosted.StepStatus
+Runtime = hosted.Runtime
+ExpressionError = hosted.ExpressionError
+render = hosted.render
 
 
 @workflow.defn(name="TemplateWorkflow")
