@@ -8,8 +8,8 @@ body `wrap` builds. Around ``fn`` it:
   from history) and the pinned connection's credentials (`activities.connections`),
   and redacts those values — also encoded — from the output, errors and log lines;
 - validates the params into the model (a mistake is a non-retryable error naming the field);
-- heartbeats every few seconds, so a workflow's heartbeat timeout detects a dead
-  worker and cancellation reaches the running action;
+- heartbeats every few seconds once the call has run that long, so a workflow's
+  heartbeat timeout detects a dead worker and cancellation reaches the running action;
 - converts any failure into a classified `ApplicationError` (`activities.errors`);
 - records the attempt's outcome and duration (`activities.metrics`).
 """
@@ -142,13 +142,16 @@ def _jsonable(name: str, result: Any) -> dict[str, Any]:
 
 
 class _Heartbeat:
-    """Heartbeat in the background while the action runs.
+    """Heartbeat in the background while the action runs — once it runs for a while.
 
     Period: a third of the workflow's heartbeat timeout (at most `HEARTBEAT_EVERY`).
-    Temporal delivers cancellation in the heartbeat response, so this is also what
-    lets a cancelled run interrupt a long HTTP call.
+    The first heartbeat is due one period after the start, well inside the timeout, so
+    a call that ends sooner (most do) costs one timer handle instead of a task started,
+    cancelled and awaited. Temporal delivers cancellation in the heartbeat response, so
+    this is also what lets a cancelled run interrupt a long HTTP call.
     """
 
+    _timer: asyncio.TimerHandle | None = None
     _task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> None:
@@ -158,9 +161,16 @@ class _Heartbeat:
         period = HEARTBEAT_EVERY
         if info.heartbeat_timeout:
             period = min(period, max(info.heartbeat_timeout / timedelta(seconds=3), 0.2))
+        # the callback runs in a copy of this context: activity.heartbeat() finds the activity
+        self._timer = asyncio.get_running_loop().call_later(period, self._start, period)
+
+    def _start(self, period: float) -> None:
+        self._timer = None
         self._task = asyncio.create_task(self._beat(period))
 
     async def __aexit__(self, *exc: object) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
         if self._task is None:
             return
         self._task.cancel()

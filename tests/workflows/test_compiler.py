@@ -103,3 +103,32 @@ def test_loader_errors(text: str | bytes, fmt: str | None, fragment: str, line: 
     assert info.value.line == line
     if line is not None:
         assert f"line {line}" in str(info.value)
+
+
+def test_start_input_is_compact_and_decodes_equal() -> None:
+    """The plan travels without absent fields (null/[]/{}) or the derived `order`; meaningful
+    defaults (the filled-in retry policy, run_if) stay; free-form values keep their nulls."""
+    import json
+
+    from workflows.engine.io import RunInput
+
+    t = _t(
+        [
+            {"id": "a", "action": "log", "with": {"message": None, "tags": []}},
+            {"id": "b", "action": "http", "depends_on": ["a"]},
+        ]
+    )
+    run = RunInput(plan=compile_template(t, 1), input={"x": None})
+    raw = json.loads(run.model_dump_json())
+    assert set(raw) == {"plan", "input"}
+    assert raw["input"] == {"x": None}
+    assert "order" not in raw["plan"]
+    a, b = raw["plan"]["template"]["steps"]
+    assert a["with_"] == {"message": None, "tags": []}
+    assert "depends_on" not in a and "when" not in a and "name" not in a
+    assert b["retry"]["max_attempts"] == 3 and b["run_if"] == "all_succeeded"
+    back = RunInput.model_validate_json(run.model_dump_json())
+    assert back == run and back.plan.order == ["a", "b"]
+    # a plan recorded with `order` (older histories) still decodes
+    old = {**raw["plan"], "order": ["a", "b"]}
+    assert CompiledTemplate.model_validate(old) == run.plan

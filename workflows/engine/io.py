@@ -9,9 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
 
 from workflows.engine.testplan import TestPlan
+from workflows.language.compact import compact
 from workflows.language.compiler import CompiledTemplate
 from workflows.language.model import contains_template
 
@@ -134,6 +135,16 @@ class RunInput(BaseModel):
     # event subscriptions (SPEC §14) that matched the run's templates and tags at start;
     # carried to continue-as-new, subflow children and redrives (empty: nothing delivered)
     subscriptions: list[PinnedSubscription] = Field(default_factory=list)
+
+    @model_serializer(mode="wrap")
+    def _compact(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """The start event's payload without absent fields (`workflows.language.compact`);
+        the plans compact themselves."""
+        data = handler(self)
+        compact(self, data, deep=False)
+        if self.redrive is not None and isinstance(data.get("redrive"), dict):
+            compact(self.redrive, data["redrive"])
+        return data
 
     def connection_for(self, with_: dict[str, Any] | None) -> dict[str, Any] | None:
         """The pinned connection a step's `with:` names (`connection: NAME`), if any."""

@@ -38,7 +38,9 @@ _INDEX = re.compile(r"\[\d+\]")
 
 
 class Seedable(Protocol):
-    statuses: dict[str, StepStatus]
+    @property
+    def statuses(self) -> dict[str, StepStatus]: ...
+
     vars: dict[str, Any]
     progress: dict[str, dict[str, Any]]
     seeded: set[str]

@@ -3,7 +3,9 @@
 `Runtime` owns everything the status document and continue-as-new need: step
 statuses by address, `vars`, pause, per-step progress, plug-in state (`ext`, carried;
 `plugins`, live), background work (`spawn`), the published `RunState` and the Web UI's
-current details. It schedules nothing itself (`workflows.engine.scheduler` does) and
+current details. Background work and pause/cancel live in
+`workflows.engine.control` (`RunControl`), checkpoints and continue-as-new in
+`workflows.engine.continuation`. It schedules nothing itself (`workflows.engine.scheduler` does) and
 knows no step kind: plug-ins (approvals, SLA) attach through the hooks below from
 `install(rt)` functions the workflow calls in `@workflow.init`.
 
@@ -20,7 +22,7 @@ Workflow code only: deterministic, no I/O. Imported through `imports_passed_thro
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
@@ -31,23 +33,21 @@ from workflows.engine import redrive, status
 from workflows.engine import scope as scopes
 from workflows.engine import search_attributes as sa
 from workflows.engine.continuation import HISTORY_LIMIT, Continuation, unpack
+from workflows.engine.control import RunControl, StepStopped
 from workflows.engine.events import RUN_STATE, STEP_FINISHED, Listener, RunEvent
 from workflows.engine.frame import Frame
 from workflows.engine.io import PendingTask, RunInput, RunStatus, StepStatus
+from workflows.engine.statuses import Statuses
+
+__all__ = ["TERMINAL", "Runtime", "StepStopped"]
 
 TERMINAL = frozenset({"succeeded", "failed", "skipped", "cancelled"})
 
 
-class StepStopped(Exception):
-    """A body stopped early because the run is failing (its step ends `cancelled`)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class Runtime(Continuation):
+class Runtime(RunControl, Continuation):
     """State of one run plus the services a step runner needs (see `workflows.engine.context`)."""
+
+    statuses: Statuses
 
     def __init__(self, inp: RunInput) -> None:
         info = workflow.info()
@@ -59,9 +59,9 @@ class Runtime(Continuation):
         self.history_limit = int(self.options.get("history_limit", HISTORY_LIMIT))
         started = carry.get("started_at")
         self.started_at: datetime = datetime.fromisoformat(started) if started else info.start_time
-        self.statuses: dict[str, StepStatus] = {
-            k: StepStatus.model_validate(v) for k, v in (carry.get("statuses") or {}).items()
-        }
+        self.statuses = Statuses(
+            {k: StepStatus.model_validate(v) for k, v in (carry.get("statuses") or {}).items()}
+        )
         self.vars: dict[str, Any] = dict(carry.get("vars") or {})
         self.paused: bool = bool(carry.get("paused", False))
         self.progress: dict[str, dict[str, Any]] = dict(carry.get("progress") or {})
@@ -114,8 +114,8 @@ class Runtime(Continuation):
         published = info.typed_search_attributes.get(sa.RUN_STATE)
         # the starter sets RunState=running; treat "not set" the same (no upsert at start)
         self._published_state = published or "running"
-        for addr, st in self.statuses.items():
-            self._track(addr, st.state)
+        for addr in self.statuses:
+            self._track(addr, self.statuses.peek(addr).state)
         self.top = Frame(steps=list(self.plan.template.steps))
         self.register(self.top)
         self.run_info = {
@@ -128,33 +128,34 @@ class Runtime(Continuation):
     # ------------------------------------------------------------------ frames & scope
 
     def register(self, frame: Frame) -> None:
-        """Create `pending` statuses for a frame's steps (kept when carried over)."""
+        """Make a frame's steps known, `pending` (statuses carried over are kept)."""
         for step in frame.steps:
             addr = frame.address(step.id)
             self.kinds[addr] = step.kind
             if step.body():
                 self.containers.add(addr)
-            if addr not in self.statuses:
-                self.statuses[addr] = StepStatus()
-            else:
-                self._track(addr, self.statuses[addr].state)
+            st = self.statuses.register(addr)
+            if st is not None:
+                self._track(addr, st.state)
 
     def frame_done(self, frame: Frame) -> bool:
         return all(
-            (st := self.statuses.get(frame.address(s.id))) is not None and st.state in TERMINAL
+            frame.address(s.id) in self.statuses
+            and self.statuses.peek(frame.address(s.id)).state in TERMINAL
             for s in frame.steps
         )
 
     def frame_failure(self, frame: Frame) -> tuple[str, str] | None:
         """(address, error) of the first non-optional failed step of a frame."""
         for s in frame.steps:
-            st = self.statuses.get(frame.address(s.id))
+            addr = frame.address(s.id)
+            st = self.statuses.peek(addr) if addr in self.statuses else None
             if st is not None and st.state == "failed" and not s.optional:
-                return frame.address(s.id), st.error or "failed"
+                return addr, st.error or "failed"
         return None
 
     def frame_outputs(self, frame: Frame) -> dict[str, Any]:
-        return {s.id: self.statuses[frame.address(s.id)].output for s in frame.steps}
+        return {s.id: self.statuses.peek(frame.address(s.id)).output for s in frame.steps}
 
     def scope(self, frame: Frame, **extra: Any) -> dict[str, Any]:
         base = {"input": self.inp.input, "vars": self.vars, "run": self.run_info}
@@ -210,7 +211,8 @@ class Runtime(Continuation):
             return "paused"
         if self._held:
             return "held"
-        if (self._waiting or self.open_tasks()) and not self._running:
+        # `_running` first: while a step runs, the open tasks need not be listed
+        if not self._running and (self._waiting or self.open_tasks()):
             return "waiting"
         return "running"
 
@@ -251,64 +253,6 @@ class Runtime(Continuation):
             event = RunEvent(type, step, actor, data)
             for listener in self.listeners:
                 listener(event)
-
-    # ------------------------------------------------------------------ background work
-
-    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
-        """Run `coro` in the background (notifications, SLA effects): continue-as-new
-        waits for it, and the run drains it before returning."""
-        task = asyncio.create_task(self._background_call(coro))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    async def _background_call(self, coro: Coroutine[Any, Any, Any]) -> None:
-        with self.in_flight():
-            await coro
-
-    async def drain(self) -> None:
-        """Wait for background work (called before the run returns)."""
-        await workflow.wait_condition(lambda: not self._background)
-
-    # ------------------------------------------------------------------ pause & cancel
-
-    def pause(self) -> None:
-        if not self.paused:
-            self.paused = True
-            self.changed()
-
-    def resume(self) -> None:
-        if self.paused:
-            self.paused = False
-            self.changed()
-
-    async def wait_unpaused(self) -> None:
-        """Block while the run is paused (cancellation overrides pause)."""
-        if self.paused and not self.cancelling:
-            await workflow.wait_condition(lambda: not self.paused or self.cancelling)
-
-    def stop_if_failing(self) -> None:
-        """Called by foreach/loop before each item/iteration: stop when the run is failing."""
-        if self.failing is not None:
-            raise StepStopped(f"stopped: the run is failing ({self.failing} failed)")
-
-    def begin_cancel(self) -> None:
-        self.cancelling = True
-        self._draining = False
-
-    def resumable(self, address: str) -> bool:
-        """A step carried over in progress (running/waiting/held before continue-as-new)."""
-        st = self.statuses.get(address)
-        return st is not None and st.state in ("running", "waiting", "held")
-
-    def held(self) -> list[str]:
-        """Addresses of the steps held as incidents now (SPEC §9)."""
-        return sorted(self._held)
-
-    @staticmethod
-    def cancel_tasks(tasks: list[asyncio.Task[Any]]) -> None:
-        for t in tasks:
-            if not t.done():
-                t.cancel()
 
 
 def _top_level(address: str) -> bool:

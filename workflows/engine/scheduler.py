@@ -11,6 +11,7 @@ cancelled, the frame's `run_if: all_done` steps still run, the rest become
 from __future__ import annotations
 
 import asyncio
+import heapq
 from contextlib import AsyncExitStack
 from functools import partial
 from typing import Any
@@ -57,7 +58,7 @@ async def run_dag(rt: Runtime, frame: Frame) -> tuple[str, str] | None:
     enclosing foreach/loop ends `cancelled`.
     """
     rt.register(frame)
-    tasks: dict[str, asyncio.Task[None]] = {}
+    dag = _Dag(rt, frame)
     failure = rt.frame_failure(frame)  # a failure carried over a continue-as-new
     cancelled = stopped = False
     while True:
@@ -65,9 +66,9 @@ async def run_dag(rt: Runtime, frame: Frame) -> tuple[str, str] | None:
             rt.failing = failure[0]  # bodies of running foreach/loop steps stop too
         run_failing = frame.parent is not None and rt.failing is not None
         stopping = failure is not None or run_failing
-        if _start_ready(rt, frame, tasks, stopping=stopping, cancelled=cancelled):
+        if dag.start_ready(stopping=stopping, cancelled=cancelled):
             stopped = stopped or run_failing
-        running = [t for t in tasks.values() if not t.done()]
+        running = list(dag.active.values())
         if not running:
             break
         try:
@@ -75,9 +76,10 @@ async def run_dag(rt: Runtime, frame: Frame) -> tuple[str, str] | None:
         except asyncio.CancelledError:
             cancelled = True
             rt.cancel_tasks(running)
+        finished = dag.collect()
         if failure is None:
-            failure = rt.frame_failure(frame)
-    for t in tasks.values():  # retrieve results so nothing is logged as unretrieved
+            failure = dag.first_failure(finished)
+    for t in dag.tasks.values():  # retrieve results so nothing is logged as unretrieved
         if not t.cancelled():
             t.exception()
     if cancelled:
@@ -88,6 +90,93 @@ async def run_dag(rt: Runtime, frame: Frame) -> tuple[str, str] | None:
     return failure
 
 
+class _Dag:
+    """Bookkeeping of one `run_dag`: O(1) per step event instead of rescanning the frame.
+
+    `waiting_on[i]`: dependencies of step `i` not finished yet; a step is *ready* when
+    that reaches 0. Ready steps are handled in exactly the order the former full scans
+    handled them (file order per pass; a step made ready by a skip earlier in the file
+    waits for the next pass), so the commands a run issues are unchanged.
+    """
+
+    def __init__(self, rt: Runtime, frame: Frame) -> None:
+        self.rt, self.frame = rt, frame
+        steps = frame.steps
+        self.addrs = [frame.address(s.id) for s in steps]
+        position = {s.id: i for i, s in enumerate(steps)}
+        self.dependents: list[list[int]] = [[] for _ in steps]
+        self.deps: list[list[int]] = [
+            [position[d] for d in dict.fromkeys(s.depends_on)] for s in steps
+        ]
+        statuses = rt.statuses
+        self.finished = [statuses.peek(a).state in TERMINAL for a in self.addrs]
+        self.waiting_on = [0] * len(steps)
+        for i, deps in enumerate(self.deps):
+            for d in deps:
+                self.dependents[d].append(i)
+                if not self.finished[d]:
+                    self.waiting_on[i] += 1
+        self.ready = [i for i, n in enumerate(self.waiting_on) if n == 0 and not self.finished[i]]
+        self.tasks: dict[str, asyncio.Task[None]] = {}
+        #: started steps whose task has not been collected yet: step position -> task
+        self.active: dict[int, asyncio.Task[None]] = {}
+
+    def _finish(self, i: int, later: list[int], now: list[int] | None = None, at: int = -1) -> None:
+        """Step `i` reached a final state: its dependents may become ready."""
+        self.finished[i] = True
+        for j in self.dependents[i]:
+            self.waiting_on[j] -= 1
+            if self.waiting_on[j] == 0 and not self.finished[j] and j not in self.active:
+                if now is not None and j > at:
+                    heapq.heappush(now, j)
+                else:
+                    later.append(j)
+
+    def collect(self) -> list[int]:
+        """Positions of the started steps whose task ended since the last call."""
+        done = [i for i, t in self.active.items() if t.done()]
+        statuses = self.rt.statuses
+        for i in done:
+            del self.active[i]
+            if statuses.peek(self.addrs[i]).state in TERMINAL:
+                self._finish(i, self.ready)
+        return done
+
+    def first_failure(self, finished: list[int]) -> tuple[str, str] | None:
+        """The frame's failure among `finished` steps: the first non-optional failed one."""
+        for i in sorted(finished):
+            st = self.rt.statuses.peek(self.addrs[i])
+            if st.state == "failed" and not self.frame.steps[i].optional:
+                return self.addrs[i], st.error or "failed"
+        return None
+
+    def start_ready(self, *, stopping: bool, cancelled: bool) -> bool:
+        """Start every ready step; True if a step was marked skipped because of `stopping`."""
+        rt, steps, statuses = self.rt, self.frame.steps, self.rt.statuses
+        stopped = False
+        now = sorted(self.ready)
+        self.ready = []
+        while now:
+            later: list[int] = []
+            while now:
+                i = heapq.heappop(now)
+                step, addr = steps[i], self.addrs[i]
+                if (stopping or cancelled) and step.run_if != "all_done":
+                    rt.set_state(addr, "cancelled" if cancelled else "skipped")
+                    stopped = stopped or not cancelled
+                    self._finish(i, later, now, i)
+                    continue
+                deps = [dep_state(statuses.peek(self.addrs[d])) for d in self.deps[i]]
+                if not run_if_allows(step.run_if, deps):
+                    rt.set_state(addr, "skipped")
+                    self._finish(i, later, now, i)
+                else:
+                    task = asyncio.create_task(run_step(rt, self.frame, step))
+                    self.tasks[step.id] = self.active[i] = task
+            now = sorted(later)
+        return stopped
+
+
 def _failing(rt: Runtime, frame: Frame) -> bool:
     """New steps of `frame` must not start: it, or (for bodies) the whole run, is failing."""
     return rt.failing is not None or rt.frame_failure(frame) is not None
@@ -95,40 +184,7 @@ def _failing(rt: Runtime, frame: Frame) -> bool:
 
 def _has_cancelled(rt: Runtime, frame: Frame) -> bool:
     """A nested foreach/loop of this frame was stopped (not cancelled: that raised above)."""
-    return any(rt.statuses[frame.address(s.id)].state == "cancelled" for s in frame.steps)
-
-
-def _start_ready(
-    rt: Runtime,
-    frame: Frame,
-    tasks: dict[str, asyncio.Task[None]],
-    *,
-    stopping: bool,
-    cancelled: bool,
-) -> bool:
-    """Start every ready step; True if a step was marked skipped because of `stopping`."""
-    stopped = False
-    progressed = True
-    while progressed:
-        progressed = False
-        for step in frame.steps:
-            addr = frame.address(step.id)
-            state = rt.statuses[addr].state
-            if step.id in tasks or state in TERMINAL:
-                continue
-            deps = [dep_state(rt.statuses[frame.address(d)]) for d in step.depends_on]
-            if any(d not in TERMINAL for d in deps):
-                continue
-            if (stopping or cancelled) and step.run_if != "all_done":
-                rt.set_state(addr, "cancelled" if cancelled else "skipped")
-                stopped = stopped or not cancelled
-                progressed = True
-            elif not run_if_allows(step.run_if, deps):
-                rt.set_state(addr, "skipped")
-                progressed = True
-            else:
-                tasks[step.id] = asyncio.create_task(run_step(rt, frame, step))
-    return stopped
+    return any(rt.statuses.peek(frame.address(s.id)).state == "cancelled" for s in frame.steps)
 
 
 async def run_step(rt: Runtime, frame: Frame, step: StepBase) -> None:
@@ -156,7 +212,7 @@ async def run_step(rt: Runtime, frame: Frame, step: StepBase) -> None:
         kind = kinds.get(step.kind)
         if kind is None:
             raise StepFailure(f"step kind {step.kind!r} is not supported by this worker")
-        if rt.statuses[addr].state not in ("waiting", "held"):
+        if rt.statuses.peek(addr).state not in ("waiting", "held"):
             rt.set_state(addr, "running")
         async with AsyncExitStack() as stack:
             for wrap in rt.step_wrappers:

@@ -10,7 +10,8 @@ from typing import Any, Protocol
 
 from temporalio import workflow
 
-from workflows.engine.io import PendingTask, RunInput, RunStatus, StepStatus
+from workflows.engine.io import PendingTask, RunInput, RunStatus
+from workflows.engine.statuses import Statuses
 from workflows.language.compiler import CompiledTemplate
 
 MAX_DETAIL = 80
@@ -22,7 +23,7 @@ class RunView(Protocol):
     plan: CompiledTemplate
     started_at: datetime
     closed_at: datetime | None
-    statuses: dict[str, StepStatus]
+    statuses: Statuses
     kinds: dict[str, str]
     details: dict[str, str]
     detail_rows: dict[str, str]
@@ -44,7 +45,7 @@ def document(rt: RunView) -> RunStatus:
         state=rt.run_state(),
         started_at=rt.started_at,
         closed_at=rt.closed_at,
-        steps=dict(rt.statuses),
+        steps=rt.statuses.snapshot(),
         pending=rt.open_tasks(),
         output=rt.output,
         error=rt.error,
@@ -60,7 +61,7 @@ def _cell(text: str) -> str:
 
 
 def row(rt: RunView, step_id: str) -> str:
-    st = rt.statuses[step_id]
+    st = rt.statuses.peek(step_id)
     detail = rt.details.get(step_id, "")
     if st.error:
         detail = st.error

@@ -9,11 +9,13 @@ still raises ValueError rather than looping.
 from __future__ import annotations
 
 import heapq
+from functools import cached_property
 from typing import Any
 
-from pydantic import BaseModel, model_validator
+from pydantic import BaseModel, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 from workflows.language import kinds
+from workflows.language.compact import compact
 from workflows.language.model import STEP_MODELS, StepBase, Template, contains_template, walk
 
 
@@ -21,23 +23,35 @@ from workflows.language.model import STEP_MODELS, StepBase, Template, contains_t
 class CompiledTemplate(BaseModel):
     """A validated template pinned at one version, normalized by `compile_template`.
 
-    `template` has every default filled in (action retry/timeout); `order` is a
-    topological order of the top-level step ids.
+    `template` has every default filled in (action retry/timeout). It travels in the
+    run's start input, compacted (`workflows.language.compact`: absent fields left
+    out); `order`, derived, is recomputed when asked for (histories recorded with it
+    still decode: the key is ignored).
     """
 
     name: str
     version: int
     template: Template
-    order: list[str]
+
+    @cached_property
+    def order(self) -> list[str]:
+        """A topological order of the top-level step ids (file order among ready ones)."""
+        return topo_order(self.template.steps)
+
+    @model_serializer(mode="wrap")
+    def _compact(self, handler: SerializerFunctionWrapHandler) -> Any:
+        return compact(self, handler(self))
 
     @model_validator(mode="before")
     @classmethod
     def _from_older_histories(cls, data: Any) -> Any:
         """Plans recorded before the kind redesign list every field of every kind, unset
         ones as null (`"approval": null` on an action step): drop those step-level nulls
-        so recorded histories keep replaying. Only step keys are touched, never values
+        so recorded histories keep replaying (every plan recorded before plans were
+        compacted has `order`; newer ones skip the walk). Only step keys are touched, never values
         inside `with:` and the like."""
-        if isinstance(data, dict) and isinstance(data.get("template"), dict):
+        # plans compacted by this version carry no `order` and never such nulls
+        if isinstance(data, dict) and "order" in data and isinstance(data.get("template"), dict):
             _drop_null_step_keys(data["template"].get("steps"))
         return data
 
@@ -94,6 +108,6 @@ def compile_template(template: Template, version: int) -> CompiledTemplate:
         prepare = kinds.kind_of(step).prepare
         if prepare is not None:
             prepare(step)
-    return CompiledTemplate(
-        name=copy.name, version=version, template=copy, order=topo_order(copy.steps)
-    )
+    plan = CompiledTemplate(name=copy.name, version=version, template=copy)
+    plan.order  # noqa: B018 — a cycle raises here, at compile time
+    return plan

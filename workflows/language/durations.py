@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from functools import lru_cache
 
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _COMPACT = re.compile(r"^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+$")
@@ -27,7 +28,22 @@ class DurationError(ValueError):
 
 
 def parse_duration(text: str | int | float) -> timedelta:
-    """Parse a duration; numbers are seconds. Raises DurationError with a readable message."""
+    """Parse a duration; numbers are seconds. Raises DurationError with a readable message.
+
+    Strings are cached: every decode of a run's plan checks each step's durations (five
+    per action step), which was half the cost of decoding the start input.
+    """
+    if type(text) is str:
+        return _parse_text(text)
+    return _parse(text)
+
+
+@lru_cache(maxsize=4096)
+def _parse_text(text: str) -> timedelta:
+    return _parse(text)
+
+
+def _parse(text: str | int | float) -> timedelta:
     if isinstance(text, bool):
         raise DurationError(f"invalid duration {text!r}")
     if isinstance(text, int | float):
