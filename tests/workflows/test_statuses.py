@@ -32,3 +32,17 @@ def test_registered_steps_read_pending_without_objects() -> None:
     assert {k: v.state for k, v in st.items()} == {k: v.state for k, v in snap.items()}
     assert st.register("a") is st.peek("a") and st.register("new") is None
     assert PENDING == StepStatus()  # nobody wrote to the shared pending status
+
+
+def test_pop_forgets_the_address_written_or_not() -> None:
+    """Pruning a finished body (workflows.engine.bodies) removes its steps from the
+    document: a popped address is no longer listed, written or still pending."""
+    st = Statuses()
+    for addr in ("fe[0].a", "fe[0].b", "fe[1].a"):
+        st.register(addr)
+    st["fe[0].a"].state = "succeeded"
+    assert st.pop("fe[0].a").state == "succeeded"
+    assert st.pop("fe[0].b") is None  # registered, never written
+    assert st.pop("nope", "default") == "default"
+    assert list(st) == ["fe[1].a"] and len(st) == 1 and "fe[0].a" not in st
+    assert list(st.snapshot()) == ["fe[1].a"]

@@ -67,6 +67,13 @@ class Statuses(dict[str, StepStatus]):
         dict.__delitem__(self, address)
         self._known.pop(address, None)
 
+    def pop(self, address: str, default: Any = None) -> Any:  # type: ignore[override]
+        """Forget `address` (pruning): its status if it had changed, else `default`."""
+        if address not in self._known:
+            return default
+        del self._known[address]
+        return dict.pop(self, address, default)
+
     def __contains__(self, address: object) -> bool:
         return address in self._known
 
