@@ -21,6 +21,7 @@ from tests.analytics.support import MetricsWorkerClient, matching, scrape, value
 from tests.helpers.temporal import new_worker
 from tests.workflows.approval_support import decide, wait_for, waiting
 from tests.workflows.interp_support import plan
+from workflows.engine.bodies import KEEP
 from workflows.engine.io import RunInput
 from workflows.engine.workflow import TemplateWorkflow
 
@@ -189,6 +190,7 @@ async def test_continue_as_new_counts_the_run_once(client: Client) -> None:
     from api.analytics.replay import Snapshot, snapshots
 
     name, n = _name("m-can"), 30
+    assert n > KEEP
     doc = {
         "name": name,
         "steps": [
@@ -226,6 +228,10 @@ async def test_continue_as_new_counts_the_run_once(client: Client) -> None:
     assert isinstance(snap, Snapshot)
     assert facts.started_at == chain[0].events[0].event_time.ToDatetime(tzinfo=facts.started_at.tzinfo)
     rec = record.build(facts, snap, "completed", facts.closed_at or facts.started_at)
+    # the status document lists the last KEEP iterations' steps and counts the pruned ones
+    # (workflows.engine.bodies); the analytics rows follow it, the metrics above count all
     ticks = [s for s in rec.steps if s.step == "lp[].tick"]
-    assert len(ticks) == n and all(s.state == "succeeded" for s in ticks)
+    assert len(ticks) == KEEP and all(s.state == "succeeded" for s in ticks)
+    body = snap.status.steps["lp"].body
+    assert body is not None and body.counts == {"succeeded": n} and body.pruned == n - KEEP
     assert rec.run.started_at == facts.started_at and rec.run.template == name
