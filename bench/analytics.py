@@ -53,7 +53,7 @@ TEMPLATE = {
     ],
 }
 BEGIN, END = "<!-- analytics:begin -->", "<!-- analytics:end -->"
-TITLE = "## 6. Analytics, audit trail and metrics"
+TITLE = "## 7. Analytics, audit trail and metrics"
 
 
 # -- databases -------------------------------------------------------------------------

@@ -147,7 +147,7 @@ def report(r: dict[str, Any]) -> list[str]:
         row("`GET /inbox`", "inbox_10", f"{r['inbox_10']['items']} items per response"),
         "",
         "- `GET /inbox` lists the caller's open approvals from visibility (up to its page limit) "
-        "and asks each listed run's `status` query (10 at a time), so its cost grows with the "
+        "and asks each listed run's small `pending` query (20 at a time), so its cost grows with the "
         "number of open runs assigned to the caller up to that limit; with few reads its p99 is "
         "close to the max.",
         "",
