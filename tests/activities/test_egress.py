@@ -8,15 +8,18 @@ injected resolver), and refused destinations are never connected to.
 from __future__ import annotations
 
 import ipaddress
-import shutil
 import ssl
-import subprocess
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ActivityError, ApplicationError, RetryState
 from temporalio.worker import Worker
@@ -280,18 +283,37 @@ async def test_relayflow_infrastructure_is_refused_even_with_star(
 # -- TLS: the checked address is connected to, the certificate is the host name's ------
 
 
+def _self_signed(host: str, cert: Path, key: Path) -> None:
+    """A one-day self-signed certificate naming only `host` (`cryptography`, no openssl CLI)."""
+    private = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(private.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+        .sign(private, hashes.SHA256())
+    )
+    cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key.write_bytes(
+        private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+
+
 @pytest.fixture
 def tls_server(tmp_path: Path) -> Iterator[tuple[int, Path]]:
     """An HTTPS server on 127.0.0.1 whose certificate names only `tls.test`."""
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl not installed")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=tls.test", "-addext", "subjectAltName=DNS:tls.test",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
-    )
+    _self_signed("tls.test", cert, key)
     seen_sni: list[str | None] = []
 
     class Handler(BaseHTTPRequestHandler):
