@@ -39,7 +39,7 @@ from settings import get_settings
 STEPS = 3
 
 
-def fault_template(url: str, steps: int = STEPS) -> dict[str, Any]:
+def fault_template(url: str, steps: int = STEPS, name: str = "fault-http") -> dict[str, Any]:
     """`steps` linear `http` POSTs to the receiver; short timeout so killed attempts retry soon."""
     out = []
     for i in range(1, steps + 1):
@@ -53,7 +53,7 @@ def fault_template(url: str, steps: int = STEPS) -> dict[str, Any]:
         if i > 1:
             step["depends_on"] = [f"call{i - 1}"]
         out.append(step)
-    return {"name": "fault-http", "steps": out}
+    return {"name": name, "steps": out}
 
 
 @dataclass

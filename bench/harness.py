@@ -101,33 +101,37 @@ async def start_relayflow(
     )
 
 
-async def start_handwritten(
-    client: Client, shape: str, task_queue: str, run_id: str | None = None
+async def _start_baseline(
+    client: Client,
+    starts: dict[str, tuple[str, list[Any]]],
+    prefix: str,
+    shape: str,
+    task_queue: str,
+    run_id: str | None,
 ) -> WorkflowHandle[Any, Any]:
-    wf, args = handwritten.STARTS[shape]
+    wf, args = starts[shape]
     return await client.start_workflow(
         wf,
         args=args,
-        id=run_id or f"hand-{shape}-{uuid.uuid4()}",
+        id=run_id or f"{prefix}-{shape}-{uuid.uuid4()}",
         task_queue=task_queue,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
     )
+
+
+async def start_handwritten(
+    client: Client, shape: str, task_queue: str, run_id: str | None = None
+) -> WorkflowHandle[Any, Any]:
+    """Start the wrapped baseline of `shape` (`bench.handwritten`, relayflow's worker and action)."""
+    return await _start_baseline(client, handwritten.STARTS, "hand", shape, task_queue, run_id)
 
 
 async def start_plain(
     client: Client, shape: str, task_queue: str, run_id: str | None = None
 ) -> WorkflowHandle[Any, Any]:
     """Start the plain (no relayflow anywhere) baseline of `shape` (`bench.plain`)."""
-    wf, args = plain.STARTS[shape]
-    return await client.start_workflow(
-        wf,
-        args=args,
-        id=run_id or f"plain-{shape}-{uuid.uuid4()}",
-        task_queue=task_queue,
-        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-    )
+    return await _start_baseline(client, plain.STARTS, "plain", shape, task_queue, run_id)
 
 
 @dataclass

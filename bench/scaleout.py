@@ -42,6 +42,7 @@ from bench import harness
 from bench.common import bounded, child_pids, free_port, pid_cpu, process_cpu, summary_ms
 from bench.dags import linear
 from bench.effects import verify
+from bench.faults import fault_template
 from bench.procs import Proc, Receiver, relayflow_env
 from bench.slots import slot_settings
 from tests.helpers.temporal import start_dev_server
@@ -53,20 +54,9 @@ READY = "worker polling task queue"
 
 
 def io_template(url: str, steps: int = IO_STEPS) -> dict[str, Any]:
-    """`steps` linear `http` POSTs to the receiver; a short timeout so a killed attempt retries soon."""
-    out = []
-    for i in range(1, steps + 1):
-        step: dict[str, Any] = {
-            "id": f"call{i}",
-            "action": "http",
-            "with": {"method": "POST", "url": f"{url}/call{i}", "json": {"n": i}},
-            "timeout": "4s",
-            "retry": {"max_attempts": 50, "initial_interval": "200ms", "max_interval": "2s"},
-        }
-        if i > 1:
-            step["depends_on"] = [f"call{i - 1}"]
-        out.append(step)
-    return {"name": "bench-scale-io", "steps": out}
+    """`steps` linear `http` POSTs to the receiver (the fault bench's shape, retrying soon
+    after a killed attempt)."""
+    return fault_template(url, steps, name="bench-scale-io")
 
 
 class BenchWorker(Proc):
