@@ -132,3 +132,29 @@ def test_start_input_is_compact_and_decodes_equal() -> None:
     # a plan recorded with `order` (older histories) still decodes
     old = {**raw["plan"], "order": ["a", "b"]}
     assert CompiledTemplate.model_validate(old) == run.plan
+
+
+def test_new_plans_pin_the_current_engine_and_older_plans_keep_engine_1() -> None:
+    from workflows.language.compiler import ENGINE
+
+    c = compile_template(_t([{"id": "a", "action": "log"}]), 1)
+    assert c.engine == ENGINE == 2
+    data = c.model_dump(mode="json")
+    assert data["engine"] == 2  # travels in the start input: the run keeps it
+    del data["engine"]  # a plan recorded before `engine` existed
+    assert CompiledTemplate.model_validate(data).engine == 1
+
+
+def test_start_inputs_of_one_plan_share_its_decoded_plan() -> None:
+    from workflows.engine.io import RunInput
+
+    plan = compile_template(_t([{"id": "a", "action": "log", "with": {"message": "x"}}]), 1)
+    other = compile_template(_t([{"id": "a", "action": "log", "with": {"message": "y"}}]), 1)
+    one = RunInput(plan=plan, input={"n": 1}).model_dump_json()
+    two = RunInput(plan=plan, input={"n": 2}).model_dump_json()
+    three = RunInput(plan=other, input={"n": 1}).model_dump_json()
+    a, b, c = (RunInput.model_validate_json(j) for j in (one, two, three))
+    assert a.plan is b.plan and a.plan == plan  # decoded once, equal to what was sent
+    assert (a.input, b.input) == ({"n": 1}, {"n": 2})  # the rest is per run
+    assert c.plan is not a.plan and c.plan == other  # another plan is never shared
+    assert RunInput(plan=plan).plan is plan  # a model passed in is taken as it is

@@ -1,5 +1,7 @@
 """The counter-based scheduler (`scheduler._Dag`) starts and skips steps in exactly the
-order the former full rescans did, so command order — and so histories — are unchanged."""
+order the former full rescans did, so command order — and so histories — are unchanged.
+(A frame's only runnable step may run inline instead of as a task: `run_dag`, plans of
+engine 2; it is started at the same point, after the pass.)"""
 
 from __future__ import annotations
 
@@ -117,8 +119,13 @@ def test_same_order_as_the_rescans(seed: int, monkeypatch: pytest.MonkeyPatch) -
     for wake in range(40):
         stopping = wake >= stop_after
         reference_start_ready(ref, frame, ref_tasks, stopping)
-        dag.start_ready(stopping=stopping, cancelled=False)
-        assert new_log == ref_log
+        start, _ = dag.start_ready(stopping=stopping, cancelled=False)
+        for i in start:
+            dag.spawn(i)
+        # skips are applied during the pass, tasks are created after it (either way a
+        # started step's code runs after the pass): compare each sequence on its own
+        for what in ("state", "start"):
+            assert [e for e in new_log if e[0] == what] == [e for e in ref_log if e[0] == what]
         running = [sid for sid, t in ref_tasks.items() if not t.finished]
         if not running:
             break

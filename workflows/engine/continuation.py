@@ -87,20 +87,27 @@ class Continuation:
 
         True when the start was deferred to a later workflow task (history moved on
         meanwhile), so the caller must look again at what happened in between.
+        Nothing is awaited in the common case (not paused, no drain, budget left).
         """
         if self.cancelling:
             return False
-        entered = workflow.info().get_current_history_length()
-        await self.wait_unpaused()
-        if not self._draining and self._should_continue():
+        info = workflow.info()
+        entered = info.get_current_history_length()
+        waited = False
+        if self.paused:
+            await self.wait_unpaused()
+            waited = True
+        if not self._draining and self._should_continue(info):
             self._draining = True
         if self._draining:
             await workflow.wait_condition(lambda: not self._draining)
-        await self._yield_if_busy()
-        return workflow.info().get_current_history_length() != entered
+            waited = True
+        if self._over_budget(info.get_current_history_length() if waited else entered):
+            await self._yield_busy()
+            waited = True
+        return waited and info.get_current_history_length() != entered
 
-    def _should_continue(self) -> bool:
-        info = workflow.info()
+    def _should_continue(self, info: workflow.Info) -> bool:
         length = info.get_current_history_length()
         if self.options.get("reserve_drain", "history_limit" not in self.options):
             # stop early enough that the drain (every call in flight finishing, one
@@ -108,11 +115,9 @@ class Continuation:
             length += DRAIN_EVENTS_PER_CALL * self._inflight + DRAIN_EVENTS_FIXED
         return info.is_continue_as_new_suggested() or length >= self.history_limit
 
-    async def _yield_if_busy(self) -> None:
-        """After STEPS_PER_ACTIVATION step starts in one activation, every task waits
-        for one shared 1 ms timer: the activation ends and the work continues in the
-        next one (concurrent foreach items included)."""
-        length = workflow.info().get_current_history_length()
+    def _over_budget(self, length: int) -> bool:
+        """Count one step start against this activation's budget: after
+        STEPS_PER_ACTIVATION of them, every further start waits for `_yield_busy`."""
         if length != self._budget_history:
             # the first activation of a run also pays the sandbox's imports: half budget
             first = self._budget_history == -1
@@ -120,13 +125,17 @@ class Continuation:
             self._budget = STEPS_PER_ACTIVATION // 2 if first else 0
             self._yield_timer = None
         self._budget += 1
-        if self._budget > STEPS_PER_ACTIVATION:
-            if self._yield_timer is None:
-                self._yield_timer = asyncio.ensure_future(
-                    workflow.sleep(timedelta(milliseconds=1), summary="yield")
-                )
-            # shielded: a cancelled waiter must not cancel the timer the others share
-            await asyncio.shield(self._yield_timer)
+        return self._budget > STEPS_PER_ACTIVATION
+
+    async def _yield_busy(self) -> None:
+        """Wait for one shared 1 ms timer: the activation ends and the work continues in
+        the next one (concurrent foreach items included)."""
+        if self._yield_timer is None:
+            self._yield_timer = asyncio.ensure_future(
+                workflow.sleep(timedelta(milliseconds=1), summary="yield")
+            )
+        # shielded: a cancelled waiter must not cancel the timer the others share
+        await asyncio.shield(self._yield_timer)
 
     @contextmanager
     def in_flight(self) -> Iterator[None]:

@@ -9,11 +9,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic import (
+    BaseModel,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+)
 
 from workflows.engine.testplan import TestPlan
 from workflows.language.compact import compact
-from workflows.language.compiler import CompiledTemplate
+from workflows.language.compiler import CompiledTemplate, shared_plan
 from workflows.language.model import contains_template
 
 WORKFLOW_TYPE = "TemplateWorkflow"
@@ -135,6 +142,15 @@ class RunInput(BaseModel):
     # event subscriptions (SPEC §14) that matched the run's templates and tags at start;
     # carried to continue-as-new, subflow children and redrives (empty: nothing delivered)
     subscriptions: list[PinnedSubscription] = Field(default_factory=list)
+
+    @field_validator("plan", mode="wrap")
+    @classmethod
+    def _shared_plan(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        """A decoded start input's plan is shared by the runs of that plan
+        (`workflows.language.compiler.shared_plan`)."""
+        if type(value) is dict:
+            return shared_plan(value)
+        return handler(value)
 
     @model_serializer(mode="wrap")
     def _compact(self, handler: SerializerFunctionWrapHandler) -> Any:

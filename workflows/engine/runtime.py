@@ -13,7 +13,7 @@ Hooks: `on_start` (sync, at the start of every run, also after continue-as-new),
 `idle_checks` (all true → continue-as-new may happen), `before_close` (awaited before
 the run returns, fails or ends cancelled), `after_close` (awaited after the `run.closed`
 event, before the run returns: hand over what that event started), `pending_sources` (the status document's
-`pending`), `step_wrappers` (`ctx -> async context manager` around every step runner),
+`pending`), `step_wrappers` (`ctx -> async context manager` around a step runner, or None),
 `before_carry` (flush live state into `ext`), `on_change` (after every state change).
 
 Workflow code only: deterministic, no I/O. Imported through `imports_passed_through`.
@@ -85,14 +85,14 @@ class Runtime(RunControl, Continuation):
         self.pending_sources: list[Callable[[], list[PendingTask]]] = []
         # extra `Assignees` keys (held steps: role:operator), joined to the open tasks'
         self.assignee_sources: list[Callable[[], list[str]]] = []
-        # each takes the step's StepContext (workflows.engine.context)
-        self.step_wrappers: list[Callable[[Any], AbstractAsyncContextManager[Any]]] = []
+        # each takes the step's StepContext (workflows.engine.context); None: not this step
+        self.step_wrappers: list[Callable[[Any], AbstractAsyncContextManager[Any] | None]] = []
         # what watches the run (metrics, subscriptions): see workflows.engine.events
         self.listeners: list[Listener] = []
         self.kinds: dict[str, str] = {}  # address -> kind key (status details)
         self.containers: set[str] = set()  # addresses of steps with a body
         self.details: dict[str, str] = {}
-        self.detail_rows: dict[str, str] = {}  # cached markdown rows (workflows.engine.status)
+        self.board = status.DetailsBoard()  # the Web UI's details table (workflows.engine.status)
         self.cancelling = False
         # address of the top-level step whose failure is failing the run (set once)
         self.failing: str | None = None

@@ -59,6 +59,7 @@ async def run_dag(rt: Runtime, frame: Frame) -> tuple[str, str] | None:
     """
     rt.register(frame)
     dag = _Dag(rt, frame)
+    inline = rt.plan.engine >= 2
     failure = rt.frame_failure(frame)  # a failure carried over a continue-as-new
     cancelled = stopped = False
     while True:
@@ -66,17 +67,29 @@ async def run_dag(rt: Runtime, frame: Frame) -> tuple[str, str] | None:
             rt.failing = failure[0]  # bodies of running foreach/loop steps stop too
         run_failing = frame.parent is not None and rt.failing is not None
         stopping = failure is not None or run_failing
-        if dag.start_ready(stopping=stopping, cancelled=cancelled):
+        start, skipped = dag.start_ready(stopping=stopping, cancelled=cancelled)
+        if skipped:
             stopped = stopped or run_failing
-        running = list(dag.active.values())
-        if not running:
-            break
-        try:
-            await workflow.wait(running, return_when=asyncio.FIRST_COMPLETED)
-        except asyncio.CancelledError:
-            cancelled = True
-            rt.cancel_tasks(running)
-        finished = dag.collect()
+        if len(start) == 1 and not dag.active and inline:
+            # the frame's only runnable step: run it in this coroutine (no task, no wait)
+            i = start[0]
+            try:
+                await run_step(rt, frame, frame.steps[i])
+            except asyncio.CancelledError:
+                cancelled = True
+            finished = dag.finished_inline(i)
+        else:
+            for i in start:
+                dag.spawn(i)
+            running = list(dag.active.values())
+            if not running:
+                break
+            try:
+                await workflow.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            except asyncio.CancelledError:
+                cancelled = True
+                rt.cancel_tasks(running)
+            finished = dag.collect()
         if failure is None:
             failure = dag.first_failure(finished)
     for t in dag.tasks.values():  # retrieve results so nothing is logged as unretrieved
@@ -150,10 +163,12 @@ class _Dag:
                 return self.addrs[i], st.error or "failed"
         return None
 
-    def start_ready(self, *, stopping: bool, cancelled: bool) -> bool:
-        """Start every ready step; True if a step was marked skipped because of `stopping`."""
+    def start_ready(self, *, stopping: bool, cancelled: bool) -> tuple[list[int], bool]:
+        """Decide every ready step: the positions to start now (in start order), and
+        True if a step was marked skipped because of `stopping`."""
         rt, steps, statuses = self.rt, self.frame.steps, self.rt.statuses
         stopped = False
+        start: list[int] = []
         now = sorted(self.ready)
         self.ready = []
         while now:
@@ -171,10 +186,21 @@ class _Dag:
                     rt.set_state(addr, "skipped")
                     self._finish(i, later, now, i)
                 else:
-                    task = asyncio.create_task(run_step(rt, self.frame, step))
-                    self.tasks[step.id] = self.active[i] = task
+                    start.append(i)
             now = sorted(later)
-        return stopped
+        return start, stopped
+
+    def spawn(self, i: int) -> None:
+        """Run step `i` as a task of its own (beside others of the frame)."""
+        step = self.frame.steps[i]
+        task = asyncio.create_task(run_step(self.rt, self.frame, step))
+        self.tasks[step.id] = self.active[i] = task
+
+    def finished_inline(self, i: int) -> list[int]:
+        """Step `i` ran inline (`run_dag`) and returned: as `collect` for it."""
+        if self.rt.statuses.peek(self.addrs[i]).state in TERMINAL:
+            self._finish(i, self.ready)
+        return [i]
 
 
 def _failing(rt: Runtime, frame: Frame) -> bool:
@@ -214,10 +240,15 @@ async def run_step(rt: Runtime, frame: Frame, step: StepBase) -> None:
             raise StepFailure(f"step kind {step.kind!r} is not supported by this worker")
         if rt.statuses.peek(addr).state not in ("waiting", "held"):
             rt.set_state(addr, "running")
-        async with AsyncExitStack() as stack:
-            for wrap in rt.step_wrappers:
-                await stack.enter_async_context(wrap(ctx))
-            output: Any = await incidents.run(ctx, kind, step)
+        wrappers = [w for w in (wrap(ctx) for wrap in rt.step_wrappers) if w is not None]
+        output: Any
+        if wrappers:
+            async with AsyncExitStack() as stack:
+                for w in wrappers:
+                    await stack.enter_async_context(w)
+                output = await incidents.run(ctx, kind, step)
+        else:  # most steps: no SLA, nothing to wrap
+            output = await incidents.run(ctx, kind, step)
         rt.set_state(addr, "succeeded", output=output)
     except incidents.Skipped as e:  # a held step resolved with `skip`
         rt.set_state(addr, "skipped", output=e.output, error=None)

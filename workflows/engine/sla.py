@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -207,13 +207,16 @@ def state_of(rt: Runtime) -> SlaState:
     return state
 
 
-@asynccontextmanager
-async def step_sla(ctx: StepContext) -> AsyncIterator[None]:
-    """Run the step's SLA timers while the body runs (a no-op without `sla`, and in a
-    template test: its clock stands still, see `fire_now`)."""
+def step_sla(ctx: StepContext) -> AbstractAsyncContextManager[None] | None:
+    """The step's SLA timers around its body; None without `sla`, and in a template
+    test (its clock stands still, see `fire_now`)."""
     if not ctx.step.sla or testmode.of(ctx.rt) is not None:
-        yield
-        return
+        return None
+    return _step_sla(ctx)
+
+
+@asynccontextmanager
+async def _step_sla(ctx: StepContext) -> AsyncIterator[None]:
     state = state_of(ctx.rt)
     rt, status = ctx.rt, ctx.status
 

@@ -5,6 +5,8 @@ Both read a run through `RunView`, the few things they need of the runtime.
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -17,6 +19,17 @@ from workflows.language.compiler import CompiledTemplate
 MAX_DETAIL = 80
 
 
+@dataclass
+class DetailsBoard:
+    """The Web UI's current-details table of one run: cached rows, what changed since
+    the last render, and whether a render is already due in this workflow task."""
+
+    rows: dict[str, str] = field(default_factory=dict)
+    #: top-level steps whose row must be redone at the next render
+    stale: set[str] = field(default_factory=set)
+    scheduled: bool = False
+
+
 class RunView(Protocol):
     run_id: str
     inp: RunInput
@@ -26,7 +39,7 @@ class RunView(Protocol):
     statuses: Statuses
     kinds: dict[str, str]
     details: dict[str, str]
-    detail_rows: dict[str, str]
+    board: DetailsBoard
     output: Any
     error: str | None
     failed_step: str | None
@@ -72,16 +85,20 @@ def row(rt: RunView, step_id: str) -> str:
     return f"| {step_id} | {rt.kinds[step_id]} | {st.state} | {_cell(detail)} |"
 
 
-def details(rt: RunView, changed: str | None = None) -> str:
+def details(rt: RunView) -> str:
     """Markdown: run state, then one row per top-level step (bodies summarised in `detail`).
 
-    Rows are cached on the runtime; `changed` names the one top-level step to redo.
+    Rows are cached on the run's `DetailsBoard`; only the stale ones are redone.
     """
-    rows = rt.detail_rows
+    board = rt.board
+    rows = board.rows
     if not rows:
         rows.update((s.id, row(rt, s.id)) for s in rt.plan.template.steps)
-    elif changed is not None and changed in rows:
-        rows[changed] = row(rt, changed)
+    else:
+        for step_id in board.stale:
+            if step_id in rows:
+                rows[step_id] = row(rt, step_id)
+    board.stale.clear()
     head = f"**{rt.plan.name}@{rt.plan.version}** — {rt.run_state()}"
     if rt.inp.redrive is not None:
         head += f" · redrive {rt.inp.redrive.count}"
@@ -91,5 +108,27 @@ def details(rt: RunView, changed: str | None = None) -> str:
 
 
 def publish_details(rt: RunView, changed: str | None = None) -> None:
-    """`workflow.set_current_details` costs no history event; done on every top-level change."""
-    workflow.set_current_details(details(rt, changed))
+    """Refresh the table `workflow.set_current_details` shows (no history event).
+
+    `changed`: the top-level step whose row changed (None: only the head). The render
+    happens once, after everything else this workflow task runs (a callback on the
+    workflow's event loop): a step finishing and the next one starting in one task cost
+    one render, not two. Queries run in tasks of their own, so they never see it stale.
+    """
+    board = rt.board
+    if changed is not None:
+        board.stale.add(changed)
+    if board.scheduled:
+        return
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # not on the workflow's loop (never in a run): render now
+        workflow.set_current_details(details(rt))
+        return
+    board.scheduled = True
+    loop.call_soon(_render, rt)
+
+
+def _render(rt: RunView) -> None:
+    rt.board.scheduled = False
+    workflow.set_current_details(details(rt))

@@ -131,8 +131,10 @@ M = TypeVar("M", bound=type[BaseModel])
 
 def step_kind(value: Any) -> str | None:
     """The discriminator: the one kind key a step has (None when it has none or several)."""
-    if isinstance(value, dict):
-        keys = [k for k in STEP_MODELS if value.get(k) is not None]
+    # `type(...) is dict` first: decoding a run's plan calls this once per step, and inside
+    # the workflow sandbox every `isinstance` goes through the sandbox's wrapper
+    if type(value) is dict or isinstance(value, dict):
+        keys = [k for k in value if k in STEP_MODELS and value[k] is not None]
         return keys[0] if len(keys) == 1 else None
     kind = getattr(value, "kind", None)
     return kind if kind in STEP_MODELS else None
