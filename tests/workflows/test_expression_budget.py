@@ -3,6 +3,8 @@ wedge now fail their step within seconds, naming the budget — also on replay."
 
 from __future__ import annotations
 
+import gc
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -92,6 +94,36 @@ def test_cpu_budget_is_a_setting(limits: cel_budget.Limits) -> None:
     cel_budget.configure(max_cpu_ms=0)
     with pytest.raises(BudgetExceeded, match=r"ms of CPU.*EXPRESSION_MAX_CPU_MS"):
         evaluate(src, scope)
+
+
+def test_garbage_collection_does_not_count_against_the_cpu_budget(
+    limits: cel_budget.Limits,
+) -> None:
+    """A full collection of a big heap can outlast the budget; it is not the expression's CPU.
+
+    A collector callback registered after relayflow's burns 150 ms of CPU inside the first
+    collection that runs during an evaluation (standing in for a slow full collection)."""
+    burned: list[float] = []
+
+    def slow_collection(phase: str, info: dict[str, int]) -> None:
+        if phase == "start" and not burned and cel_budget.current() is not None:
+            began = time.thread_time()
+            while time.thread_time() - began < 0.15:
+                pass
+            burned.append(time.thread_time() - began)
+
+    cel_budget.configure(max_cpu_ms=100)
+    threshold = gc.get_threshold()
+    gc.callbacks.append(slow_collection)
+    gc.set_threshold(1)  # collect on (almost) every allocation
+    try:
+        assert evaluate("input.l.map(x, {'v': x * 2}).size()", {"input": {"l": list(range(50))}}) == 50
+    finally:
+        gc.set_threshold(*threshold)
+        gc.callbacks.remove(slow_collection)
+    assert burned and burned[0] >= 0.15  # the slow collection did run inside the evaluation
+    # the clock it was charged to is the collector's
+    assert cel_budget.gc_seconds() >= 0.15
 
 
 def test_budget_errors_are_expression_errors() -> None:

@@ -98,7 +98,7 @@ async def test_redrive_of_a_foreach_reruns_only_the_failed_items(client: Client)
         assert st.failed_step in {f"fe[{i}].call" for i in bad}
         BROKEN.difference_update(f"{tag}-{i}" for i in bad)
         result, st = await finish(await redrive_run(client, w, h.id))
-    assert result == {"n": 20}
+    assert result == {"n": 20}, (st.error, st.failed_step)
     assert {i: calls(h.id, f"fe[{i}].call") for i in range(20)} == {
         i: 2 if i in bad else 1 for i in range(20)
     }

@@ -10,7 +10,10 @@ cel-expr-python has a fixed 10,000-iteration limit and no cost limit, so
   `MAX_BUILD_ELEMENTS` elements (those macros copy their list on every step);
 - no value one evaluation builds may exceed `LIMITS.max_value_bytes` (1 MiB);
 - no evaluation may use more than `LIMITS.max_cpu_ms` of CPU (100 ms), checked
-  at every metered call and after the evaluation.
+  at every metered call and after the evaluation. The CPU is the evaluating thread's,
+  less what Python's garbage collector spent in that thread meanwhile: a full
+  collection of a big worker heap can take longer than the budget, and it is not the
+  expression's cost (a tiny expression once failed its step that way on a busy host).
 
 Limits are process settings (`EXPRESSION_MAX_VALUE_BYTES`, `EXPRESSION_MAX_CPU_MS`)
 that the worker and the API install with `configure()` at startup: workflow code
@@ -24,6 +27,7 @@ passing on replay, one that hit the budget fails the same way.
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections.abc import Callable
@@ -82,10 +86,11 @@ def _mib(n: int) -> str:
 class Meter:
     """Counters of one evaluation; `enforce=False` on replay (markers decide there)."""
 
-    __slots__ = ("start", "enforce", "builds", "hit", "key", "max_value", "max_cpu")
+    __slots__ = ("start", "gc_start", "enforce", "builds", "hit", "key", "max_value", "max_cpu")
 
     def __init__(self, *, enforce: bool = True, builds: int = 0, key: str | None = None) -> None:
         self.start = 0.0  # set when the evaluation starts (`run`)
+        self.gc_start = 0.0
         self.enforce = enforce
         self.builds = builds  # 0: no map()/filter(); else 1 + the number of `+`
         self.hit: Hit | None = None
@@ -124,7 +129,7 @@ class Meter:
             raise self.hit  # stop every further metered call at once
         if not self.enforce:
             return
-        used = (time.thread_time() - self.start) * 1000
+        used = (time.thread_time() - self.start - (gc_seconds() - self.gc_start)) * 1000
         if used > self.max_cpu:
             self.fail(
                 Hit(
@@ -136,6 +141,38 @@ class Meter:
 
 
 _local = threading.local()
+_gc_clock = threading.local()
+
+
+def gc_seconds() -> float:
+    """CPU seconds the garbage collector has spent in this thread (since the process started
+    metering)."""
+    total: float = getattr(_gc_clock, "total", 0.0)
+    return total
+
+
+def _time_collections(phase: str, info: dict[str, int]) -> None:
+    """A `gc.callbacks` entry: add each collection's thread CPU to this thread's GC clock."""
+    if phase == "start":
+        _gc_clock.began = time.thread_time()
+        return
+    began = getattr(_gc_clock, "began", None)
+    if began is not None:
+        _gc_clock.total = gc_seconds() + time.thread_time() - began
+        _gc_clock.began = None
+
+
+def _install_gc_clock() -> None:
+    """Once per process, also should this module be imported a second time."""
+    name = _time_collections.__qualname__
+    if not any(
+        getattr(cb, "__qualname__", None) == name and getattr(cb, "__module__", None) == __name__
+        for cb in gc.callbacks
+    ):
+        gc.callbacks.append(_time_collections)
+
+
+_install_gc_clock()
 
 
 def current() -> Meter | None:
@@ -192,6 +229,7 @@ def run(meter: Meter, fn: Callable[[], Any]) -> Any:
 def _run(meter: Meter, fn: Callable[[], Any]) -> Any:
     previous = getattr(_local, "meter", None)
     _local.meter = meter
+    meter.gc_start = gc_seconds()
     meter.start = time.thread_time()
     try:
         return fn()
