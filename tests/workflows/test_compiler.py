@@ -158,3 +158,8 @@ def test_start_inputs_of_one_plan_share_its_decoded_plan() -> None:
     assert (a.input, b.input) == ({"n": 1}, {"n": 2})  # the rest is per run
     assert c.plan is not a.plan and c.plan == other  # another plan is never shared
     assert RunInput(plan=plan).plan is plan  # a model passed in is taken as it is
+    # pinned subflow plans are shared too
+    kids = RunInput(plan=plan, subflows={"child@1": other}).model_dump_json()
+    d, e = (RunInput.model_validate_json(kids) for _ in range(2))
+    assert d.subflows["child@1"] is e.subflows["child@1"] is c.plan
+    assert RunInput(plan=plan, subflows={"child@1": other}).subflows["child@1"] is other

@@ -152,6 +152,16 @@ class RunInput(BaseModel):
             return shared_plan(value)
         return handler(value)
 
+    @field_validator("subflows", mode="wrap")
+    @classmethod
+    def _shared_subflows(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        """The pinned child plans are shared the same way as `plan`."""
+        if type(value) is dict and all(
+            type(k) is str and type(v) is dict for k, v in value.items()
+        ):
+            return {k: shared_plan(v) for k, v in value.items()}
+        return handler(value)
+
     @model_serializer(mode="wrap")
     def _compact(self, handler: SerializerFunctionWrapHandler) -> Any:
         """The start event's payload without absent fields (`workflows.language.compact`);
