@@ -11,6 +11,9 @@ COPY alembic ./alembic
 COPY alembic.ini ./
 COPY templates ./templates
 RUN pip install --no-cache-dir .
+# bytecode for the sources run from /app: the workflow sandbox re-imports the workflow
+# module for every run, and without a .pyc that is a compile per run
+RUN python -m compileall -q /app
 RUN useradd --create-home relayflow
 USER relayflow
 EXPOSE 8000

@@ -19,6 +19,7 @@ import traceback
 from datetime import UTC, datetime
 from typing import Any
 
+import worker as relayflow_worker
 from bench import (
     analytics,
     api_latency,
@@ -125,6 +126,9 @@ async def main(argv: list[str]) -> int:
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine_facts(),
     }
+    # the worker's collector settings, process-wide: every side's worker runs in here
+    relayflow_worker.tune_gc()
+    res["machine"]["gc thresholds (worker.tune_gc)"] = str(relayflow_worker.GC_THRESHOLDS)
     t0 = time.monotonic()
     todo = plan(args.quick)
     res["sections"] = []

@@ -2,8 +2,9 @@
 (`kinds/`) and the engine that runs them (`engine/`).
 
 Importing the package registers the built-in step kinds (`workflows.kinds.KINDS`) with
-the language, so every user of `Template` sees them. The import is passed through the
-workflow sandbox, which re-imports only the workflow module and its parent packages.
+the language, so every user of `Template` sees them. relayflow's workers pass this whole
+package through the workflow sandbox (`worker.PASSTHROUGH_MODULES`); under Temporal's
+default sandbox only the workflow module and its parent packages are re-imported per run.
 """
 
 from temporalio import workflow

@@ -1,6 +1,7 @@
-"""The workflow sandbox re-imports only the workflow module: the language, the kinds and
-the engine are passed through, so a run neither re-registers kinds (rebuilding every
-pydantic model of the language) nor re-executes engine modules."""
+"""The workflow sandbox re-imports nothing of relayflow per run: the language, the kinds
+and the engine are passed through (and, on relayflow's workers, the workflow module
+too), so a run neither re-registers kinds (rebuilding every pydantic model of the
+language) nor re-executes engine modules."""
 
 from __future__ import annotations
 
@@ -60,3 +61,36 @@ async def test_the_sandbox_leaves_the_host_language_package_alone(client: Client
         )
     assert sys.modules["workflows"].language is sys.modules["workflows.language"]
     assert sys.modules["workflows.language"].loader is sys.modules["workflows.language.loader"]
+
+
+async def test_the_production_sandbox_imports_nothing_of_ours_per_run(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`worker.workflow_runner()` passes the whole `workflows` package through: a run uses
+    the host's workflow module (a global patched here is seen), where the default sandbox
+    imports a fresh copy of it per run (the patch is not seen)."""
+    import workflows.engine.workflow as workflow_module
+
+    seen: list[str] = []
+
+    class Recording(workflow_module.Runtime):  # type: ignore[name-defined,misc]
+        def __init__(self, inp: RunInput) -> None:
+            seen.append(inp.plan.name)
+            super().__init__(inp)
+
+    monkeypatch.setattr(workflow_module, "Runtime", Recording)
+    doc = {"name": "passthrough", "steps": [{"id": "a", "set": {"x": 1}}]}
+
+    async def one_run(w: Any) -> None:
+        async with w:
+            await client.execute_workflow(
+                "TemplateWorkflow",
+                RunInput(plan=plan(doc)),
+                id=f"sandbox-{uuid.uuid4()}",
+                task_queue=w.task_queue,
+            )
+
+    await one_run(new_worker(client))
+    assert seen == ["passthrough"]
+    await one_run(worker(client))  # the default sandbox: a fresh module, unpatched
+    assert seen == ["passthrough"]

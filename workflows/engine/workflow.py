@@ -5,9 +5,11 @@ live in `workflows.engine.runtime`, scheduling in `workflows.engine.scheduler`, 
 kinds in `workflows/kinds/` (registered when the `workflows` package is imported).
 See docs/interpreter.md for the semantics.
 
-No `from __future__ import annotations` here: the sandbox re-imports this module for
-every run, and the handler decorators read each handler's type hints — string
-annotations cost a `compile` per hint per run (≈ 0.4 ms of the fixed per-run cost).
+relayflow's workers pass this module through the sandbox (`worker.PASSTHROUGH_MODULES`:
+built once per process). Temporal's default sandbox re-imports it for every run, so it
+stays cheap to import: no `from __future__ import annotations` (the handler decorators
+read each handler's type hints — string annotations cost a `compile` per hint per run)
+and one passed-through import.
 """
 
 import asyncio
