@@ -6,12 +6,14 @@ Re-record with `python -m tests.histories.record` (step kinds) and
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+import worker as relayflow_worker
 from workflows.engine.workflow import TemplateWorkflow
 
 HISTORIES = sorted((Path(__file__).resolve().parents[1] / "histories").glob("*.json"))
@@ -46,11 +48,21 @@ def test_every_builtin_template_has_a_history() -> None:
         )
 
 
+#: Temporal's default sandbox (the workflow module re-imported per run) and relayflow's
+#: workers' (`worker.workflow_runner`: the whole `workflows` package passed through)
+RUNNERS = {"default": None, "worker": relayflow_worker.workflow_runner}
+
+
+@pytest.mark.parametrize("runner", sorted(RUNNERS))
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
-async def test_replay(path: Path) -> None:
+async def test_replay(path: Path, runner: str) -> None:
     # recorded with workflow id `rec-<scenario>` (child ids derive from it)
     workflow_id = "rec-" + path.stem.removesuffix("_last")
     history = WorkflowHistory.from_json(workflow_id, path.read_text())
-    replayer = Replayer(workflows=[TemplateWorkflow], data_converter=pydantic_data_converter)
+    make = RUNNERS[runner]
+    options: dict[str, Any] = {"workflow_runner": make()} if make is not None else {}
+    replayer = Replayer(
+        workflows=[TemplateWorkflow], data_converter=pydantic_data_converter, **options
+    )
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, result.replay_failure
