@@ -84,7 +84,7 @@ def plan(quick: bool) -> dict[str, Any]:
             "bigfan": lambda: bigfan(quick=True),
         }
     return {
-        "overhead": lambda: overhead.run(rounds=5, scale=0.5, unloaded_runs=4),
+        "overhead": lambda: overhead.run(rounds=10, scale=0.5, unloaded_runs=4),
         "approvals": lambda: approvals.run(n=1000, reads=400),
         "api_overhead": lambda: api_overhead.run(n=200),
         "faults": lambda: faults.run(n=200),
