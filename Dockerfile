@@ -11,8 +11,8 @@ COPY alembic ./alembic
 COPY alembic.ini ./
 COPY templates ./templates
 RUN pip install --no-cache-dir .
-# bytecode for the sources run from /app: the workflow sandbox re-imports the workflow
-# module for every run, and without a .pyc that is a compile per run
+# bytecode for the sources run from /app (PYTHONDONTWRITEBYTECODE: Python never writes
+# it itself, so every process start would compile every module again)
 RUN python -m compileall -q /app
 RUN useradd --create-home relayflow
 USER relayflow

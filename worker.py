@@ -93,7 +93,7 @@ def activities() -> list[Callable[..., Any]]:
 #: the collector's thresholds in a worker (Python's default is (700, 10, 10)): a run's
 #: state lives across its workflow tasks, so at 700 the young generation is scanned,
 #: and promoted, over and over; 10,000 cut the collector's share of a 20-step run from
-#: ~2.7 ms to ~0.5 ms of CPU (docs/operations.md "Worker process")
+#: ~2.7 ms to ~0.5 ms of CPU (docs/operations.md "The worker process")
 GC_THRESHOLDS = (10_000, 10, 10)
 
 

@@ -41,13 +41,6 @@ def compile_doc(doc: dict[str, Any], version: int = 1) -> CompiledTemplate:
     return compile_template(result.template, version)
 
 
-def worker_kwargs() -> dict[str, Any]:
-    """The production worker's `Worker` options (interceptors, failure types, sandbox)."""
-    import worker as relayflow_worker
-
-    return relayflow_worker.worker_options()
-
-
 def relayflow_workflows() -> list[type]:
     """`TemplateWorkflow` (and friends) from worker.py; empty while the interpreter is missing."""
     import worker as relayflow_worker
@@ -62,7 +55,7 @@ def new_bench_worker(client: Client, task_queue: str, **overrides: Any) -> Worke
     import worker as relayflow_worker
 
     precompile(handwritten.WORKFLOWS)
-    kwargs = worker_kwargs() | overrides
+    kwargs = relayflow_worker.worker_options() | overrides  # the production worker's
     return Worker(
         client,
         task_queue=task_queue,

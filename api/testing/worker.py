@@ -77,10 +77,8 @@ def _new_worker(client: Client, queue: str) -> Worker:
         task_queue=queue,
         workflows=[TemplateWorkflow, ActionTestWorkflow],
         activities=[resolve_assignees],
-        interceptors=relayflow_worker.interceptors(),
-        workflow_failure_exception_types=relayflow_worker.failure_types(),
-        workflow_runner=relayflow_worker.workflow_runner(),
         graceful_shutdown_timeout=timedelta(seconds=5),
+        **relayflow_worker.worker_options(),
     )
 
 

@@ -66,9 +66,7 @@ def new_worker(
     """A worker on a random task queue with relayflow's workflows and activities by default."""
     import worker as relayflow_worker
 
-    kwargs.setdefault("interceptors", relayflow_worker.interceptors())
-    kwargs.setdefault("workflow_failure_exception_types", relayflow_worker.failure_types())
-    kwargs.setdefault("workflow_runner", relayflow_worker.workflow_runner())
+    kwargs = relayflow_worker.worker_options() | kwargs
     return Worker(
         client,
         task_queue=task_queue or f"tq-{uuid.uuid4()}",
